@@ -1,0 +1,311 @@
+"""Deterministic candidates from the text itself: actor names, claim sentences, event triggers.
+
+Every candidate is a span of the source, so whatever the model later picks among them is grounded
+by construction. Used alone (``rules`` strategy) these rules are also the no-LLM floor every
+model-based strategy must beat.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+from llm_extract.grounding import fold
+from llm_extract.schema import ActorKind, EventType
+from llm_extract.segment import Span
+
+__all__ = [
+    "ActorCandidate",
+    "SentenceCues",
+    "actor_candidates",
+    "is_headline",
+    "sentence_cues",
+]
+
+_UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de"
+_WORD = rf"[{_UPPER}][\w\u00c0-\u024f'’.\-]*"
+# Capitalized tokens joined by spaces, with a few lowercase connectors allowed inside a name.
+_NAME = re.compile(rf"{_WORD}(?:\s+(?:(?:of|for|the|de|al|bin|von|van)\s+)?{_WORD})*")
+_ACRONYM_AFTER = re.compile(r"\s*\(([A-Z][A-Z0-9.\-]{1,9})\)")
+
+_STOP_LEADING = frozenset(
+    """a an the in on at as by for from to of and but or if while when after before since although though
+    however meanwhile furthermore moreover also both this that these those there their its his her our
+    according more read file photo it he she they we i you yet still then thus""".split()
+)
+_NOT_NAMES = frozenset(
+    """january february march april may june july august september october november december jan feb mar
+    apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday
+    covid-19 covid""".split()
+)
+_TITLES = frozenset(
+    """president minister secretary spokesman spokeswoman spokesperson leader governor chairman chairwoman
+    chair chief director ambassador envoy king queen prince senator mayor ceo judge general head premier
+    chancellor official officials commander deputy vice foreign prime defense defence interior economic
+    external relations state alternate member""".split()
+)
+_DEMONYMS = frozenset(
+    """north south korean russian american ukrainian chinese japanese british french german u.s. us un u.n.
+    european israeli iranian indian""".split()
+)
+_EVENT_NAMES = frozenset("forum summit conference war treaty games olympics festival program".split())
+_MEDIA = frozenset(
+    "news agency press times post tv television radio channel telegram yonhap kcna upi".split()
+)
+_GOVERNMENT = frozenset(
+    """ministry embassy department council government army navy military parliament assembly congress
+    kremlin police office cabinet administration""".split()
+)
+_ORGANIZATION = frozenset(
+    "party union organization organisation company corp inc bank committee group".split()
+)
+
+_COUNTRIES = {
+    "north korea": "North Korea", "south korea": "South Korea", "russia": "Russia", "ukraine": "Ukraine",
+    "china": "China", "japan": "Japan", "united states": "United States", "u.s.": "United States",
+    "us": "United States", "america": "United States", "iran": "Iran", "israel": "Israel",
+    "india": "India", "france": "France", "germany": "Germany", "britain": "United Kingdom",
+    "united kingdom": "United Kingdom", "the north": "North Korea",
+}  # fmt: skip
+# Capitals used as metonyms for their governments, as news copy does ("Pyongyang has denied").
+_METONYMS = {
+    "pyongyang": "North Korea", "moscow": "Russia", "kremlin": "Russia", "seoul": "South Korea",
+    "washington": "United States", "kyiv": "Ukraine", "beijing": "China", "tokyo": "Japan",
+}  # fmt: skip
+_LOCATION_PREPOSITION = re.compile(r"\b(?:in|to|from|at|into|near|for)\s+$", re.IGNORECASE)
+
+_REPORTING = re.compile(
+    r"\b(?:said|says|say|told|tells|tell|announced|announces|reported|reports|stated|states|added|noted|"
+    r"warned|warns|accused|accuses|accuse|denied|denies|deny|claimed|claims|alleged|alleges|insisted|"
+    r"argued|according to|expressed|emphasized|emphasised|called for|calls for|mentioned|confirmed|"
+    r"acknowledged|believes|believed|suspected|speculation|speculating)\b",
+    re.IGNORECASE,
+)
+_DENIAL = re.compile(r"\b(?:denied|denies|deny|denying|rejected|rejects|dismissed)\b", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"\b(?:believed|allegedly|alleged|reportedly|suspected|may|might|could|possibly|speculation|"
+    r"speculating|likely|appears?|apparently|unconfirmed)\b",
+    re.IGNORECASE,
+)
+_TRIGGERS: dict[EventType, str] = {
+    "meeting": r"met|meets|meet|meeting|talks|summit|forums?|discussions|conference|briefing",
+    "visit": r"visit(?:ed|s)?|trip|travel(?:l?ed|s)?|departed|left|arrived|embarked|tour",
+    "agreement": r"treaty|agreement|signed|signing|deal|accord|pact",
+    "transfer": r"supplying|supplied|supply|sent|send|shipped|shipping|transfer(?:red|s)?|"
+    r"deliver(?:y|ed|ies)|exports?|providing|provided",
+    "conflict": r"war|invasion|invaded|attacks?|attacked|hostilities|fighting|clashes",
+    "sanction": r"sanctions?|sanctioned|embargo",
+    "legal": r"arrested|charged|indicted|sentenced|convicted|trial|verdict|ruled|lawsuit",
+    "election": r"elections?|elected|votes?|voted|referendum",
+    "protest": r"protests?|protested|demonstrations?|rall(?:y|ies)|strikes?",
+    "economic": r"trade|investment|invest|layoffs|tariffs?|economic cooperation",
+    "disaster": r"earthquake|flood(?:s|ing)?|outbreak|pandemic|crash|wildfire",
+    "policy": r"law|policy|decree|legislation|resolutions?",
+}
+_TRIGGER = re.compile(
+    r"\b(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _TRIGGERS.items()) + r")\b",
+    re.IGNORECASE,
+)
+_PLANNED = re.compile(r"\b(?:will|would attend|is to|are to|scheduled|plans?|planned|set to|next)\b", re.I)
+_HYPOTHETICAL = re.compile(r"\b(?:could|would|might|may|if|potential|prospect)\b", re.IGNORECASE)
+
+
+@dataclass
+class ActorCandidate:
+    """A name span cluster: one actor as the rules see it."""
+
+    id: str
+    name: str
+    kind: ActorKind | None = None
+    title: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SentenceCues:
+    """What the rules see in one sentence: reporting verbs, hedges, denial, event triggers."""
+
+    claim: bool
+    hedged: bool
+    denied: bool
+    trigger: tuple[int, int, EventType] | None
+    planned: bool
+    hypothetical: bool
+
+
+def _key(name: str) -> str:
+    return fold(name).text.replace("-", " ").strip()
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop possessives, trailing periods and leading function words from a name span."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    while words and words[0].group().lower().strip("'’") in _STOP_LEADING:
+        words.pop(0)
+    if not words:
+        return start, start
+    s, e = start + words[0].start(), start + words[-1].end()
+    span = text[s:e]
+    for suffix in ("’s", "'s", "’", "'"):
+        if span.endswith(suffix):
+            e -= len(suffix)
+            span = span[: -len(suffix)]
+    while span.endswith(".") and span.count(".") == 1:  # "Russia." but not "U.S."
+        e -= 1
+        span = span[:-1]
+    return s, e
+
+
+def is_headline(sentence: Span) -> bool:
+    """Whether a line is in title case, as headlines are."""
+    words = re.findall(r"[A-Za-z][\w'’-]*", sentence.text)
+    capital = sum(
+        w[0].isupper() for w in words if w.lower() not in {"a", "an", "the", "of", "for", "to", "in"}
+    )
+    return len(words) >= 4 and capital >= 0.7 * len(words)
+
+
+def actor_candidates(text: str, sentences: list[Span]) -> list[ActorCandidate]:
+    """Cluster capitalized name spans into actor candidates with kind hints, titles and aliases."""
+    actors: list[ActorCandidate] = []
+    by_key: dict[str, ActorCandidate] = {}
+
+    def add(name: str, span: tuple[int, int], kind: ActorKind | None, title: str | None = None) -> None:
+        key = _key(name)
+        actor = by_key.get(key)
+        if actor is None and kind in (None, "person") and " " not in key:
+            # A lone surname or given name refers back to the latest person sharing it ("Choe", "Putin").
+            actor = next(
+                (a for a in reversed(actors) if a.kind in (None, "person") and key in _key(a.name).split()),
+                None,
+            )
+        if actor is None:
+            actor = ActorCandidate(id=f"A{len(actors) + 1}", name=name, kind=kind, title=title)
+            actors.append(actor)
+        elif name != actor.name and name not in actor.aliases:
+            actor.aliases.append(name)
+        actor.kind = actor.kind or kind
+        actor.title = actor.title or title
+        by_key[key] = actor
+        if span not in actor.spans:
+            actor.spans.append(span)
+
+    for sentence in sentences:
+        if is_headline(sentence):
+            continue  # headlines capitalize every word; names there are found again in the body
+        for m in _NAME.finditer(text, sentence.start, sentence.end):
+            if m.group().split()[-1].lower() in _EVENT_NAMES:
+                continue  # "the Eurasian Women's Forum" names an event, not an actor
+            for piece_start, piece_end in _split_possessives(text, m.start(), m.end()):
+                start, end = _trim(text, piece_start, piece_end)
+                if end <= start or _skip(text, sentence, start, end, by_key):
+                    continue
+                _classify(text, start, end, add)
+            acronym = _ACRONYM_AFTER.match(text, m.end())
+            if acronym and by_key:
+                last = actors[-1]
+                add(acronym.group(1), (acronym.start(1), acronym.end(1)), last.kind)
+                by_key[_key(acronym.group(1))] = last
+    for actor in actors:
+        actor.spans.sort()
+    return actors
+
+
+def _split_possessives(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split "Russia's Far Eastern Primorye" after the possessive: it names two things."""
+    pieces, at = [], start
+    for m in re.finditer(r"['’]s\b", text[start:end]):
+        pieces.append((at, start + m.end()))
+        at = start + m.end()
+    pieces.append((at, end))
+    return pieces
+
+
+def _skip(text: str, sentence: Span, start: int, end: int, known: dict[str, ActorCandidate]) -> bool:
+    """Spans that look like names but are not actors: datelines, places, capitalized first words."""
+    span = text[start:end]
+    key = _key(span)
+    if span.isupper() and len(span) > 4 and text[end : end + 1] == ",":
+        return True  # a dateline such as "SEOUL,"
+    if key in _COUNTRIES or key in _METONYMS:
+        return False
+    if _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]) and key not in known:
+        return True  # "in St. Petersburg": a place where something happens, not an actor
+    first_word = text[sentence.start : end].lstrip("\"'“‘(").startswith(span)
+    # A single capitalized word opening a sentence is usually an ordinary word ("Ties", "Any").
+    return first_word and " " not in span and key not in known and not _person_surname(key, known)
+
+
+def _person_surname(key: str, known: dict[str, ActorCandidate]) -> bool:
+    return any(a.kind in (None, "person") and key in _key(a.name).split() for a in known.values())
+
+
+def _classify(text: str, start: int, end: int, add: Callable[..., None]) -> None:
+    span = text[start:end]
+    tokens = span.split()
+    lowered = [t.lower().strip("'’") for t in tokens]
+    key = _key(span)
+    if key in _NOT_NAMES or all(t in _NOT_NAMES for t in lowered):
+        return
+    if key in _COUNTRIES:
+        add(_COUNTRIES[key], (start, end), "country")
+        return
+    if key in _METONYMS:
+        if not _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]):
+            add(_METONYMS[key], (start, end), "country")
+        return
+    if lowered[-1] in _EVENT_NAMES:
+        return
+    if lowered[-1] in _MEDIA or (any(t in {"news", "agency"} for t in lowered) and "news" in lowered):
+        add(span, (start, end), "media")
+        return
+    if any(t in _GOVERNMENT for t in lowered):
+        add(span, (start, end), "government")
+        return
+    if any(t in _ORGANIZATION for t in lowered):
+        add(span, (start, end), "organization")
+        return
+    # "North Korean Foreign Minister Choe Son Hui": descriptor words, then the person's name.
+    last_title = max((i for i, t in enumerate(lowered) if t in _TITLES or t in _DEMONYMS), default=-1)
+    if last_title >= 0:
+        has_title = any(t in _TITLES for t in lowered[: last_title + 1])
+        if last_title == len(tokens) - 1 or (not has_title and last_title == len(tokens) - 2):
+            return  # a descriptor ("Russian President") or a demonym phrase ("Korean Peninsula")
+        name_start = start + span.index(tokens[last_title + 1], len(" ".join(tokens[: last_title + 1])))
+        title = " ".join(tokens[: last_title + 1])
+        _classify_rest(text, name_start, end, add, title if has_title else None, has_title)
+        return
+    if len(tokens) == 1 and len(span) <= 2:
+        return
+    add(span, (start, end), None)
+
+
+def _classify_rest(
+    text: str, start: int, end: int, add: Callable[..., None], title: str | None, person: bool
+) -> None:
+    name = text[start:end]
+    key = _key(name)
+    if key in _COUNTRIES or key in _METONYMS:
+        _classify(text, start, end, add)
+        return
+    add(name, (start, end), "person" if person else None, title)
+
+
+def sentence_cues(sentence: Span) -> SentenceCues:
+    """Reporting verbs, hedges, denials and the first event trigger of a sentence."""
+    text = sentence.text
+    trigger = None
+    if m := _TRIGGER.search(text):
+        kind = cast(EventType, next(k for k, v in m.groupdict().items() if v is not None))
+        trigger = (sentence.start + m.start(), sentence.start + m.end(), kind)
+    return SentenceCues(
+        claim=bool(_REPORTING.search(text)),
+        hedged=bool(_HEDGE.search(text)),
+        denied=bool(_DENIAL.search(text)),
+        trigger=trigger,
+        planned=bool(_PLANNED.search(text)),
+        hypothetical=bool(_HYPOTHETICAL.search(text)),
+    )

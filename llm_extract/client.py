@@ -1,0 +1,250 @@
+"""Structured calls to an OpenAI-compatible endpoint: instructor re-asks over tenacity transport retries.
+
+Two retry layers, kept apart on purpose:
+
+* transport faults (timeouts, connection errors, HTTP 429/5xx) are retried *below* instructor by
+  tenacity, with exponential backoff and jitter, honouring ``Retry-After``/``retry-after-ms``;
+  the model never sees them;
+* invalid output (unparseable JSON, schema or cross-reference violations) is re-asked by instructor
+  (``max_reasks``), the validation error fed back to the model.
+
+Every HTTP response's token usage is counted into the ``CallStats`` of the current call, so totals
+include re-asks and retries.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email.utils
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import instructor
+import openai
+from instructor.core.exceptions import InstructorRetryException
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from llm_extract.errors import ModelOutputError, TransportError
+from llm_extract.schema import Usage
+
+__all__ = ["CallStats", "ModelClient", "is_transient"]
+
+T = TypeVar("T", bound=BaseModel)
+_MAX_WAIT = 60.0
+
+
+@dataclass
+class CallStats:
+    """Counters for one document: tokens, requests, re-asks, transport retries."""
+
+    usage: Usage = field(default_factory=Usage)
+    model_calls: int = 0
+    attempts: int = 0
+    transport_retries: int = 0
+
+
+_STATS: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("llm_extract_stats", default=None)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed request is worth sending again: timeouts, connection errors, 408/409/429/5xx."""
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return float(ms) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+class _WaitRetryAfter(wait_base):
+    """Wait what the server asked for (capped), else exponential backoff with jitter."""
+
+    def __init__(self) -> None:
+        self.backoff = wait_exponential_jitter(initial=0.5, max=_MAX_WAIT, jitter=0.5)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        asked = _retry_after(exc)
+        return min(asked, _MAX_WAIT) if asked is not None else float(self.backoff(retry_state))
+
+
+def _count(response: Any) -> None:
+    stats = _STATS.get()
+    if stats is None:
+        return
+    stats.attempts += 1
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        stats.usage = stats.usage + Usage(
+            prompt_tokens=usage.prompt_tokens or 0,
+            completion_tokens=usage.completion_tokens or 0,
+            total_tokens=usage.total_tokens or 0,
+        )
+
+
+def _before_retry(_: RetryCallState) -> None:
+    if (stats := _STATS.get()) is not None:
+        stats.transport_retries += 1
+
+
+def _raw_output(exc: InstructorRetryException) -> str | None:
+    completion = getattr(exc, "last_completion", None)
+    try:
+        message = completion.choices[0].message  # type: ignore[union-attr]
+    except (AttributeError, IndexError, TypeError):
+        return None
+    if message.tool_calls:
+        return "\n".join(call.function.arguments for call in message.tool_calls)
+    return message.content  # type: ignore[no-any-return]
+
+
+class ModelClient:
+    """One endpoint and model, with sync and async structured calls."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        timeout: float = 120.0,
+        transport_retries: int = 4,
+        temperature: float = 0.0,
+        max_tokens: int = 1024,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.transport_retries = transport_retries
+        # openai's own retries are off: tenacity below is the one transport retry layer.
+        key = api_key or "not-needed"  # local servers ignore the key but the client requires one
+        self._sync = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
+        self._async = openai.AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
+        self._create = instructor.patch(create=self._send, mode=instructor.Mode.TOOLS)
+        self._acreate = instructor.patch(create=self._asend, mode=instructor.Mode.TOOLS)
+
+    def _retrying(self) -> dict[str, Any]:
+        return {
+            "retry": retry_if_exception(is_transient),
+            "wait": _WaitRetryAfter(),
+            "stop": stop_after_attempt(self.transport_retries + 1),
+            "before_sleep": _before_retry,
+            "reraise": True,
+        }
+
+    def _send(self, **kwargs: Any) -> Any:
+        for attempt in Retrying(**self._retrying()):
+            with attempt:
+                response = self._sync.chat.completions.create(**kwargs)
+        _count(response)
+        return response
+
+    async def _asend(self, **kwargs: Any) -> Any:
+        async for attempt in AsyncRetrying(**self._retrying()):
+            with attempt:
+                response = await self._async.chat.completions.create(**kwargs)
+        _count(response)
+        return response
+
+    def _kwargs(
+        self, response_model: type[T], messages: list[dict[str, str]], max_reasks: int
+    ) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": messages,
+            "response_model": response_model,
+            "max_retries": max_reasks,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+
+    def ask(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, str]],
+        *,
+        stats: CallStats,
+        max_reasks: int = 2,
+    ) -> T:
+        """One structured call: transport retries inside, validation re-asks around."""
+        with _counting(stats), _translate_errors():
+            return self._create(**self._kwargs(response_model, messages, max_reasks))  # type: ignore[no-any-return]
+
+    async def aask(
+        self,
+        response_model: type[T],
+        messages: list[dict[str, str]],
+        *,
+        stats: CallStats,
+        max_reasks: int = 2,
+    ) -> T:
+        """Async ``ask``."""
+        with _counting(stats), _translate_errors():
+            return await self._acreate(**self._kwargs(response_model, messages, max_reasks))  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._sync.close()
+
+
+@contextmanager
+def _counting(stats: CallStats) -> Iterator[None]:
+    stats.model_calls += 1
+    token = _STATS.set(stats)
+    try:
+        yield
+    finally:
+        _STATS.reset(token)
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except InstructorRetryException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, openai.APIError):
+            raise _transport_error(cause) from cause
+        raise ModelOutputError(
+            f"model output stayed invalid after {exc.n_attempts} attempt(s): {_first_line(exc)}",
+            attempts=exc.n_attempts,
+            raw_output=_raw_output(exc),
+        ) from exc
+    except openai.APIError as exc:
+        raise _transport_error(exc) from exc
+
+
+def _transport_error(exc: openai.APIError) -> TransportError:
+    status = getattr(exc, "status_code", None)
+    what = f"HTTP {status}" if status else type(exc).__name__
+    return TransportError(f"endpoint failed ({what}): {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -1,0 +1,487 @@
+"""One document: render the prompt, call the model, validate, ground, and build an ``Extraction``.
+
+Strategies:
+
+* ``single``: one call with the whole nested schema (``DraftExtraction``); quotes are aligned to the
+  text afterwards (``aligned`` grounding), or evidence sentences are chosen from an ``enum`` of the
+  document's sentence ids so they are grounded by construction (``constrained`` grounding; falls back
+  to aligned when the document has more sentences than ``MAX_ENUM``). For capable endpoints.
+* ``decomposed``: deterministic candidates from the text (names, reporting-verb sentences, event
+  triggers) and small calls whose answers are ``enum``s of those candidates: one call for actor
+  kinds, one per cue sentence for speaker, polarity, hedging, event type and status. Every item is a
+  span of the source. The default on the embedded model, where one free-form call does not finish.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any, Literal, TypeVar, cast, get_args
+
+from pydantic import BaseModel, Field, create_model
+
+from llm_extract._config import DEFAULT_LOCAL_MODEL, Settings, resolve_settings
+from llm_extract.backends.local import LocalServer
+from llm_extract.candidates import ActorCandidate, actor_candidates, is_headline, sentence_cues
+from llm_extract.client import CallStats, ModelClient
+from llm_extract.dates import ResolvedDate, find_dates, resolve_date
+from llm_extract.errors import ExtractError
+from llm_extract.grounding import align, fold
+from llm_extract.prompts import Prompt, load_prompt
+from llm_extract.schema import (
+    Actor,
+    ActorKind,
+    Claim,
+    Document,
+    DraftClaim,
+    DraftEvent,
+    DraftExtraction,
+    Event,
+    EventDate,
+    EventStatus,
+    EventType,
+    Evidence,
+    Extraction,
+    Participant,
+    RunMetadata,
+)
+from llm_extract.segment import Span, sentences
+
+__all__ = ["MAX_ENUM", "Extractor", "extract"]
+
+T = TypeVar("T", bound=BaseModel)
+Ask = Callable[[type[T], list[dict[str, str]]], Awaitable[T]]
+
+# OpenAI structured outputs cap enum sizes; beyond this many sentences constrained mode falls back.
+MAX_ENUM = 250
+
+_VOCABULARY = {
+    "actor_kinds": get_args(ActorKind),
+    "event_types": get_args(EventType),
+    "event_statuses": get_args(EventStatus),
+}
+_LOCATION = re.compile(r"\b(?:in|at)\s+((?:[A-Z][\w.’'-]*)(?:\s+[A-Z][\w.’'-]*)*)")
+
+
+class Extractor:
+    """Extracts grounded actors, events and claims; holds the endpoint, prompt and settings."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings if settings is not None else resolve_settings(**overrides)
+        self.prompt: Prompt = load_prompt(self.settings.prompt)
+        self._server: LocalServer | None = None
+        self._client: ModelClient | None = None
+
+    @property
+    def strategy(self) -> Literal["single", "decomposed"]:
+        """The strategy in use: the setting, or the per-endpoint default."""
+        if self.settings.strategy != "auto":
+            return self.settings.strategy
+        return "decomposed" if self.settings.endpoint == "embedded" else "single"
+
+    @property
+    def grounding(self) -> Literal["aligned", "constrained"]:
+        """The grounding mode in use (``decomposed`` is always constrained)."""
+        if self.strategy == "decomposed":
+            return "constrained"
+        return "aligned" if self.settings.grounding == "auto" else self.settings.grounding
+
+    @property
+    def model(self) -> str:
+        """The model name sent to the endpoint."""
+        if self.settings.model:
+            return self.settings.model
+        return DEFAULT_LOCAL_MODEL if self.settings.endpoint != "openai" else "gpt-4o-mini"
+
+    def client(self) -> ModelClient:
+        """The endpoint client, starting the embedded server on first use."""
+        if self._client is None:
+            s = self.settings
+            base_url = s.base_url
+            if s.endpoint == "embedded":
+                self._server = LocalServer(s.model_path, alias=self.model, n_ctx=s.n_ctx, threads=s.threads)
+                base_url = self._server.start()
+            self._client = ModelClient(
+                base_url=base_url,
+                api_key=s.api_key,
+                model=self.model,
+                timeout=s.timeout,
+                transport_retries=s.transport_retries,
+                temperature=s.temperature,
+                max_tokens=s.max_tokens,
+            )
+        return self._client
+
+    def close(self) -> None:
+        """Close connections and stop the embedded server if this extractor started it."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Extractor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def extract(self, document: Document | str, **fields: Any) -> Extraction:
+        """Extract from one document (or text plus ``id``/``title``/``published``)."""
+        doc = _as_document(document, **fields)
+        client = self.client()
+
+        async def ask(model: type[T], messages: list[dict[str, str]]) -> T:
+            # The sync path runs the same pipeline code; nothing awaits for real here.
+            return client.ask(model, messages, stats=stats, max_reasks=self.settings.max_reasks)
+
+        stats = CallStats()
+        return _run_sync(self._extract(doc, ask, stats))
+
+    async def aextract(self, document: Document | str, **fields: Any) -> Extraction:
+        """Async ``extract``."""
+        doc = _as_document(document, **fields)
+        client = self.client()
+        stats = CallStats()
+
+        async def ask(model: type[T], messages: list[dict[str, str]]) -> T:
+            return await client.aask(model, messages, stats=stats, max_reasks=self.settings.max_reasks)
+
+        return await self._extract(doc, ask, stats)
+
+    async def _extract(self, doc: Document, ask: Ask[Any], stats: CallStats) -> Extraction:
+        started = time.perf_counter()
+        try:
+            if self.strategy == "decomposed":
+                actors, events, claims = await _decomposed(doc, self.prompt, ask)
+            else:
+                actors, events, claims = await _single(doc, self.prompt, ask, self.grounding, self.settings)
+        except ExtractError as exc:
+            exc.document_id, exc.prompt = exc.document_id or doc.id, exc.prompt or self.prompt.ref
+            exc.attempts = exc.attempts or stats.attempts
+            raise
+        if self.settings.unmatched == "drop":
+            actors, events, claims = _drop_unmatched(actors, events, claims)
+        metadata = RunMetadata(
+            prompt_name=self.prompt.name,
+            prompt_version=self.prompt.version,
+            prompt_hash=self.prompt.content_hash,
+            model=self.model,
+            endpoint=self.settings.endpoint,
+            strategy=self.strategy,
+            grounding=self.grounding,
+            usage=stats.usage,
+            latency_s=round(time.perf_counter() - started, 3),
+            model_calls=stats.model_calls,
+            attempts=stats.attempts,
+            transport_retries=stats.transport_retries,
+        )
+        return Extraction(document_id=doc.id, actors=actors, events=events, claims=claims, metadata=metadata)
+
+
+def _run_sync(coroutine: Awaitable[Extraction]) -> Extraction:
+    # The coroutine never suspends on the sync path, so driving it by hand needs no event loop.
+    awaitable = cast(Any, coroutine)
+    try:
+        awaitable.send(None)
+    except StopIteration as done:
+        return cast(Extraction, done.value)
+    awaitable.close()
+    raise RuntimeError("sync extraction awaited real I/O")  # pragma: no cover
+
+
+_DEFAULT: dict[Settings, Extractor] = {}
+
+
+def extract(document: Document | str, **options: Any) -> Extraction:
+    """Extract grounded actors, events and claims from one article.
+
+    ``options`` are document fields (``id``, ``title``, ``published``) and settings (``prompt``,
+    ``model``, ``base_url``, ``api_key``, ``strategy``, ...). The extractor, and the embedded server
+    it may start, is reused across calls with the same settings.
+    """
+    doc_fields = {k: options.pop(k) for k in ("id", "title", "published") if k in options}
+    settings = resolve_settings(**options)
+    extractor = _DEFAULT.get(settings)
+    if extractor is None:
+        extractor = _DEFAULT[settings] = Extractor(settings)
+    return extractor.extract(document, **doc_fields)
+
+
+def _as_document(document: Document | str, **fields: Any) -> Document:
+    if isinstance(document, Document):
+        return document.model_copy(update=fields) if fields else document
+    published = fields.get("published")
+    if isinstance(published, str):
+        fields["published"] = date.fromisoformat(published)
+    try:
+        return Document(text=document, **fields)
+    except ValueError as exc:
+        from llm_extract.errors import InputError
+
+        raise InputError(str(exc).splitlines()[-1].strip(), document_id=fields.get("id")) from exc
+
+
+def _context(doc: Document) -> dict[str, Any]:
+    return {"document": doc, "vocabulary": _VOCABULARY}
+
+
+def _exact(text: str, start: int, end: int) -> Evidence:
+    return Evidence(quote=text[start:end], start=start, end=end, alignment="exact", score=100.0)
+
+
+def _event_date(dates: list[ResolvedDate], lo: int, hi: int, trigger: int) -> EventDate | None:
+    """The date expression of the sentence nearest to the trigger (a dateline's date is rarely it)."""
+    inside = [d for d in dates if lo <= d.start and d.end <= hi]
+    if not inside:
+        return None
+    d = min(inside, key=lambda d: abs(d.start - trigger))
+    return EventDate(expression=d.expression, value=d.value, precision=d.precision, relative=d.relative)
+
+
+def _location(text: str, lo: int, hi: int, after: int) -> str | None:
+    for m in _LOCATION.finditer(text, after, hi):
+        place = m.group(1).rstrip(".,")
+        if not resolve_date(place, None) and not resolve_date(place, date(2000, 1, 1)):
+            return place
+    return None
+
+
+# --- decomposed strategy ---------------------------------------------------------------------
+
+
+async def _decomposed(
+    doc: Document, prompt: Prompt, ask: Ask[Any]
+) -> tuple[list[Actor], list[Event], list[Claim]]:
+    text = doc.text
+    spans = sentences(text)
+    candidates = actor_candidates(text, spans)
+    system = {"role": "system", "content": prompt.render("system", **_context(doc))}
+
+    unknown = [c for c in candidates if c.kind is None]
+    if unknown:
+        kinds_model = create_model(  # type: ignore[call-overload]
+            "ActorKinds", **{c.id: (ActorKind, ...) for c in unknown}
+        )
+        question = prompt.render("steps.actors", candidates=unknown, **_context(doc))
+        answer = await ask(kinds_model, [system, {"role": "user", "content": question}])
+        for c in unknown:
+            c.kind = getattr(answer, c.id)
+
+    actors = [
+        Actor(
+            id=c.id,
+            name=c.name,
+            kind=c.kind or "other",
+            title=c.title,
+            aliases=c.aliases,
+            mentions=[_exact(text, s, e) for s, e in c.spans],
+        )
+        for c in candidates
+    ]
+    dates = find_dates(text, doc.published)
+    events: list[Event] = []
+    claims: list[Claim] = []
+    for index, sentence in enumerate(spans):
+        cues = sentence_cues(sentence)
+        if is_headline(sentence) or not (cues.claim or cues.trigger):
+            continue
+        previous = spans[index - 1] if index else None
+        here = _mentioned(candidates, sentence)
+        nearby = here + [c for c in _mentioned(candidates, previous) if c not in here] if previous else here
+        fields: dict[str, Any] = {}
+        if cues.claim:
+            speakers = tuple(["author", *(c.id for c in nearby)])
+            fields["speaker"] = (Literal[speakers], ...)
+            fields["polarity"] = (Literal["asserted", "denied"], ...)
+            fields["hedged"] = (bool, ...)
+        trigger = None
+        if cues.trigger:
+            start, end, suggested = cues.trigger
+            trigger = {"word": text[start:end], "type": suggested}
+            fields["event_type"] = (Literal[(suggested, "other")], ...)
+            fields["status"] = (EventStatus, ...)
+        question = prompt.render(
+            "steps.sentence",
+            sentence=sentence.text,
+            previous=previous.text if previous else None,
+            actors=nearby,
+            triggers=trigger,
+            **_context(doc),
+        )
+        answer = await ask(
+            create_model("SentenceAnswer", **fields), [system, {"role": "user", "content": question}]
+        )
+
+        speaker = getattr(answer, "speaker", None)
+        claimant = None if speaker in (None, "author") else speaker
+        if cues.claim:
+            claims.append(
+                Claim(
+                    id=f"C{len(claims) + 1}",
+                    statement=" ".join(sentence.text.split()),
+                    claimant=claimant,
+                    polarity=answer.polarity,
+                    hedged=answer.hedged,
+                    evidence=_exact(text, sentence.start, sentence.end),
+                )
+            )
+        if cues.trigger and trigger is not None:
+            start, end, _ = cues.trigger
+            participants = [
+                Participant(
+                    actor_id=c.id, role="agent" if c.spans and _first_in(c, sentence) < start else "target"
+                )
+                for c in here
+                if c.id != claimant
+            ]
+            events.append(
+                Event(
+                    id=f"E{len(events) + 1}",
+                    type=answer.event_type,
+                    trigger=_exact(text, start, end),
+                    summary=" ".join(sentence.text.split()),
+                    participants=participants,
+                    date=_event_date(dates, sentence.start, sentence.end, start),
+                    location=_location(text, sentence.start, sentence.end, start),
+                    status=answer.status,
+                )
+            )
+    return actors, events, claims
+
+
+def _first_in(candidate: ActorCandidate, sentence: Span) -> int:
+    return min(s for s, e in candidate.spans if sentence.start <= s and e <= sentence.end)
+
+
+def _mentioned(candidates: list[ActorCandidate], sentence: Span) -> list[ActorCandidate]:
+    inside = [c for c in candidates if any(sentence.start <= s and e <= sentence.end for s, e in c.spans)]
+    return sorted(inside, key=lambda c: _first_in(c, sentence))
+
+
+# --- single-call strategy --------------------------------------------------------------------
+
+
+def _constrained_model(sentence_ids: tuple[str, ...]) -> type[BaseModel]:
+    """A per-document draft schema whose evidence fields are enums of this document's sentence ids."""
+    sentence_id = Literal[sentence_ids]  # type: ignore[valid-type]
+    event = create_model(
+        "DraftEvent",
+        __base__=DraftEvent,
+        sentence=(sentence_id, Field(description="id of the sentence that reports the event")),
+    )
+    claim = create_model(
+        "DraftClaim",
+        __base__=DraftClaim,
+        quote=(sentence_id, Field(description="id of the sentence that states the claim")),
+    )
+    return create_model(
+        "DraftExtraction",
+        __base__=DraftExtraction,
+        events=(list[event], Field(default_factory=list)),
+        claims=(list[claim], Field(default_factory=list)),
+    )
+
+
+async def _single(
+    doc: Document, prompt: Prompt, ask: Ask[Any], grounding: str, settings: Settings
+) -> tuple[list[Actor], list[Event], list[Claim]]:
+    text = doc.text
+    spans = sentences(text)
+    constrained = grounding == "constrained" and len(spans) <= MAX_ENUM
+    ids = {f"S{i + 1}": span for i, span in enumerate(spans)}
+    system = prompt.render("system", **_context(doc))
+    if constrained:
+        # The model sees numbered sentences and may only answer with their ids.
+        system += "\n\nSentences by id:\n" + "\n".join(
+            f"{k}: {' '.join(v.text.split())}" for k, v in ids.items()
+        )
+    user = prompt.render("user", examples=list(prompt.examples), **_context(doc))
+    model = _constrained_model(tuple(ids)) if constrained else DraftExtraction
+    draft = await ask(model, [{"role": "system", "content": system}, {"role": "user", "content": user}])
+
+    folded = fold(text)
+    threshold = settings.fuzzy_threshold
+
+    def ground(quote: str, window: tuple[int, int] | None = None) -> Evidence:
+        return align(quote, text, fuzzy_threshold=threshold, window=window, folded=None if window else folded)
+
+    actors = [
+        Actor(
+            id=a.id,
+            name=a.name,
+            kind=a.kind,
+            title=a.title,
+            aliases=a.aliases,
+            mentions=_dedupe([ground(q) for q in (a.mentions or [a.name])]),
+        )
+        for a in draft.actors
+    ]
+    events = []
+    for e in draft.events:
+        window = (ids[e.sentence].start, ids[e.sentence].end) if constrained else None
+        trigger = ground(e.trigger, window)
+        date_value = None
+        if e.date:
+            resolved = resolve_date(e.date, doc.published)
+            date_value = EventDate(expression=e.date)
+            if resolved is not None:
+                date_value = EventDate(
+                    expression=e.date,
+                    value=resolved.value,
+                    precision=resolved.precision,
+                    relative=resolved.relative,
+                )
+        events.append(
+            Event(
+                id=e.id,
+                type=e.type,
+                trigger=trigger,
+                summary=e.summary,
+                participants=[Participant(actor_id=p.actor_id, role=p.role) for p in e.participants],
+                date=date_value,
+                location=e.location,
+                status=e.status,
+            )
+        )
+    claims = [
+        Claim(
+            id=c.id,
+            statement=c.statement,
+            claimant=c.claimant,
+            polarity=c.polarity,
+            hedged=c.hedged,
+            evidence=_exact(text, ids[c.quote].start, ids[c.quote].end) if constrained else ground(c.quote),
+        )
+        for c in draft.claims
+    ]
+    return actors, events, claims
+
+
+def _dedupe(mentions: list[Evidence]) -> list[Evidence]:
+    seen: set[tuple[int | None, int | None, str]] = set()
+    unique = []
+    for m in mentions:
+        key = (m.start, m.end, m.quote)
+        if key not in seen:
+            seen.add(key)
+            unique.append(m)
+    return unique
+
+
+def _drop_unmatched(
+    actors: list[Actor], events: list[Event], claims: list[Claim]
+) -> tuple[list[Actor], list[Event], list[Claim]]:
+    """Drop ungrounded items; an ungrounded actor that others reference stays, flagged."""
+    events = [e for e in events if e.grounded]
+    claims = [c for c in claims if c.grounded]
+    referenced = {p.actor_id for e in events for p in e.participants} | {c.claimant for c in claims}
+    actors = [
+        a.model_copy(update={"mentions": [m for m in a.mentions if m.grounded] or a.mentions})
+        for a in actors
+        if a.grounded or a.id in referenced
+    ]
+    return actors, events, claims

@@ -1,0 +1,157 @@
+"""Find model-reported quotes in the source text: character offsets plus an alignment status.
+
+Tiers, tried in order (the first that succeeds wins):
+
+1. exact: ``quote`` occurs verbatim in the text;
+2. normalized: it occurs once both sides are folded: Unicode compatibility forms, accents
+   (combining marks) dropped, case folded, curly quotes and dashes made ASCII, whitespace runs (CRLF
+   included) collapsed, surrounding quote marks stripped;
+3. fuzzy: rapidfuzz's best partial alignment on the folded strings scores at least
+   ``FUZZY_THRESHOLD`` (0-100) and the quote is at least ``FUZZY_MIN_CHARS`` long (short names
+   would match anything);
+4. unmatched: no offsets, never reported as grounded.
+
+Offsets always index the ORIGINAL string: folding keeps a map from every folded character back to
+the span of original characters it came from, so NFD text, CRLF and emoji shift nothing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from llm_extract.schema import Evidence
+
+__all__ = ["FUZZY_MIN_CHARS", "FUZZY_THRESHOLD", "Folded", "align", "find_all", "fold", "verify"]
+
+# partial_ratio >= 90 accepts a dropped or changed word in a sentence-long quote but rejects a
+# different sentence that shares a few names; measured on paraphrases in tests/test_grounding.py.
+FUZZY_THRESHOLD = 90.0
+FUZZY_MIN_CHARS = 12
+
+_CHAR_MAP = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+        "\u2212": "-", "\u00ad": "",
+    }
+)  # fmt: skip
+_QUOTE_MARKS = "\"' "
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A folded string with, for each folded character, the original span it came from."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def span(self, i: int, j: int) -> tuple[int, int]:
+        """Original offsets of folded characters ``i`` to ``j`` (exclusive)."""
+        return self.starts[i], self.ends[j - 1]
+
+
+def fold(text: str) -> Folded:
+    """Fold ``text`` for matching, keeping a map back to original offsets."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if out and out[-1] == " ":
+                ends[-1] = i + 1  # a whitespace run folds into the first space
+                continue
+            pieces = " "
+        else:
+            decomposed = unicodedata.normalize("NFKD", ch).translate(_CHAR_MAP)
+            pieces = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+            if not pieces:
+                if ends:  # a combining mark (NFD text) belongs to the character before it
+                    ends[-1] = i + 1
+                continue
+        for piece in pieces:
+            out.append(piece)
+            starts.append(i)
+            ends.append(i + 1)
+    return Folded("".join(out), tuple(starts), tuple(ends))
+
+
+def _fold_quote(quote: str) -> str:
+    return fold(quote).text.strip(_QUOTE_MARKS)
+
+
+def align(
+    quote: str,
+    text: str,
+    *,
+    fuzzy_threshold: float = FUZZY_THRESHOLD,
+    window: tuple[int, int] | None = None,
+    folded: Folded | None = None,
+) -> Evidence:
+    """Locate ``quote`` in ``text`` (optionally only inside ``window``) and return its evidence."""
+    lo, hi = window if window is not None else (0, len(text))
+    if not quote.strip():
+        return Evidence(quote=quote)
+    exact = text.find(quote, lo, hi)
+    if exact >= 0 and exact + len(quote) <= hi:
+        return Evidence(quote=quote, start=exact, end=exact + len(quote), alignment="exact", score=100.0)
+
+    source = folded if folded is not None else fold(text)
+    needle = _fold_quote(quote)
+    if not needle:
+        return Evidence(quote=quote)
+    # Restrict the folded text to the window by finding the folded indices that cover it.
+    first = next((k for k, s in enumerate(source.starts) if s >= lo), len(source.text))
+    last = next((k for k in range(len(source.ends) - 1, -1, -1) if source.ends[k] <= hi), -1) + 1
+    haystack = source.text[first:last]
+
+    at = haystack.find(needle)
+    if at >= 0:
+        start, end = source.span(first + at, first + at + len(needle))
+        return Evidence(quote=quote, start=start, end=end, alignment="normalized", score=100.0)
+
+    if len(needle) >= FUZZY_MIN_CHARS and haystack:
+        hit = fuzz.partial_ratio_alignment(needle, haystack, score_cutoff=fuzzy_threshold)
+        if hit is not None and hit.dest_end > hit.dest_start:
+            # Trim the aligned window to whole characters that are not padding spaces.
+            i, j = first + hit.dest_start, first + hit.dest_end
+            while i < j and source.text[i] == " ":
+                i += 1
+            while j > i and source.text[j - 1] == " ":
+                j -= 1
+            start, end = source.span(i, j)
+            return Evidence(quote=quote, start=start, end=end, alignment="fuzzy", score=round(hit.score, 2))
+    return Evidence(quote=quote)
+
+
+def find_all(needle: str, text: str, *, folded: Folded | None = None) -> list[tuple[int, int]]:
+    """Every non-overlapping occurrence of ``needle`` in ``text`` after folding, as original offsets."""
+    source = folded if folded is not None else fold(text)
+    target = _fold_quote(needle)
+    spans: list[tuple[int, int]] = []
+    if not target:
+        return spans
+    at = source.text.find(target)
+    while at >= 0:
+        spans.append(source.span(at, at + len(target)))
+        at = source.text.find(target, at + len(target))
+    return spans
+
+
+def verify(evidence: Evidence, text: str, *, fuzzy_threshold: float = FUZZY_THRESHOLD) -> bool:
+    """Re-check evidence against the text: does ``text[start:end]`` support its quote and status."""
+    if evidence.alignment == "unmatched" or evidence.start is None or evidence.end is None:
+        return False
+    if evidence.end > len(text):
+        return False
+    found = text[evidence.start : evidence.end]
+    if evidence.alignment == "exact":
+        return found == evidence.quote
+    if evidence.alignment == "normalized":
+        return fold(found).text.strip(_QUOTE_MARKS) == _fold_quote(evidence.quote)
+    return fuzz.partial_ratio(_fold_quote(evidence.quote), fold(found).text) >= fuzzy_threshold
