@@ -84,7 +84,7 @@ class _WaitRetryAfter(wait_base):
     """Wait what the server asked for (capped), else exponential backoff with jitter."""
 
     def __init__(self) -> None:
-        self.backoff = wait_exponential_jitter(initial=0.5, max=_MAX_WAIT, jitter=0.5)
+        self.backoff = wait_exponential_jitter(multiplier=0.5, max=_MAX_WAIT, jitter=0.5)
 
     def __call__(self, retry_state: RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -230,8 +230,10 @@ def _translate_errors() -> Iterator[None]:
         cause = exc.__cause__
         if isinstance(cause, openai.APIError):
             raise _transport_error(cause) from cause
+        failures = getattr(exc, "failed_attempts", None) or []
+        last = failures[-1].exception if failures else (exc.__cause__ or exc)
         raise ModelOutputError(
-            f"model output stayed invalid after {exc.n_attempts} attempt(s): {_first_line(exc)}",
+            f"model output stayed invalid after {exc.n_attempts} attempt(s): {_first_line(last)}",
             attempts=exc.n_attempts,
             raw_output=_raw_output(exc),
         ) from exc

@@ -381,8 +381,8 @@ def _constrained_model(sentence_ids: tuple[str, ...]) -> type[BaseModel]:
     return create_model(
         "DraftExtraction",
         __base__=DraftExtraction,
-        events=(list[event], Field(default_factory=list)),
-        claims=(list[claim], Field(default_factory=list)),
+        events=(list[event], ...),
+        claims=(list[claim], ...),
     )
 
 

@@ -322,9 +322,10 @@ class DraftClaim(BaseModel):
 class DraftExtraction(BaseModel):
     """Everything the model reports for one article; ids must cross-reference."""
 
-    actors: list[DraftActor] = Field(default_factory=list)
-    events: list[DraftEvent] = Field(default_factory=list)
-    claims: list[DraftClaim] = Field(default_factory=list)
+    # Required (no defaults): a grammar-constrained model may otherwise answer "{}" and stop.
+    actors: list[DraftActor]
+    events: list[DraftEvent]
+    claims: list[DraftClaim]
 
     @model_validator(mode="after")
     def _references_resolve(self) -> DraftExtraction:

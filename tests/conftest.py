@@ -1,0 +1,93 @@
+"""Shared fixtures: cassette configuration (pytest-recording/vcrpy) and the endpoint used to record."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Re-ask bodies embed pydantic error URLs, which name the pydantic version: keep them out of cassettes.
+os.environ["PYDANTIC_ERRORS_INCLUDE_URL"] = "0"
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+# Any port works on replay: requests are matched without host and port (see vcr_config).
+REPLAY_BASE_URL = "http://127.0.0.1:9/v1"
+_SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "openai-organization", "openai-project", "cookie")
+
+
+def _json_body(r1: Any, r2: Any) -> None:
+    """Match request bodies as parsed JSON, so key order and whitespace do not matter."""
+
+    def parse(body: Any) -> Any:
+        if not body:
+            return None
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    assert parse(r1.body) == parse(r2.body), "request bodies differ"
+
+
+def _scrub_request(request: Any) -> Any:
+    # x-stainless-* headers carry the OS, runtime and retry count: noise that must not affect matching.
+    for name in list(request.headers):
+        if name.lower().startswith("x-stainless") or name.lower() in _SECRET_HEADERS:
+            del request.headers[name]
+    return request
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    vcr.register_matcher("json_body", _json_body)
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, Any]:
+    # No record_mode here: it would silently override the --record-mode flag.
+    return {
+        "filter_headers": list(_SECRET_HEADERS),
+        "before_record_request": _scrub_request,
+        "match_on": ["method", "scheme", "path", "query", "json_body"],
+        "decode_compressed_response": True,
+    }
+
+
+@pytest.fixture
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    return str(ROOT / "cassettes" / request.module.__name__.split(".")[-1])
+
+
+def _recording(config: pytest.Config) -> bool:
+    return config.getoption("--record-mode") not in (None, "none")
+
+
+@pytest.fixture(scope="session")
+def _embedded_server(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    # Session-scoped, so it starts before any cassette opens: its health checks are never recorded.
+    if not _recording(request.config):
+        yield None
+        return
+    from llm_extract.backends import LocalServer
+
+    with LocalServer() as server:
+        yield server.base_url
+
+
+@pytest.fixture
+def endpoint(
+    request: pytest.FixtureRequest, _embedded_server: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The embedded llama.cpp server while recording; a dead URL on replay (cassettes must answer)."""
+    if _embedded_server is None:
+        # A request missing from a cassette looks like a connection error: fail at once, don't back off.
+        monkeypatch.setenv("LLM_EXTRACT_TRANSPORT_RETRIES", "0")
+    yield _embedded_server or REPLAY_BASE_URL
+    cassette = request.getfixturevalue("vcr")
+    if cassette is not None and _embedded_server is None:
+        assert cassette.all_played, f"{cassette._path}: not every recorded interaction was played"

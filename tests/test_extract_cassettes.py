@@ -1,0 +1,104 @@
+"""End-to-end extraction replayed from cassettes recorded against the embedded SmolLM2 model.
+
+Record again with ``pytest tests/test_extract_cassettes.py --record-mode=rewrite`` (starts the
+embedded server; needs the [local] extra).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+
+from conftest import EXAMPLES
+from llm_extract import Document, Extraction, Extractor, ModelOutputError, load_prompt
+from llm_extract.grounding import verify
+from llm_extract.segment import sentences
+
+MODEL = "smollm2-135m-instruct"
+ARTICLES = {
+    "choe_russia_trip": date(2024, 9, 17),
+    "delegation_forum": date(2024, 2, 13),
+    "primorye_talks": date(2024, 3, 6),
+}
+
+
+def _document(name: str) -> Document:
+    text = (EXAMPLES / f"{name}.txt").read_text(encoding="utf-8")
+    return Document(id=name, text=text, published=ARTICLES[name])
+
+
+def _assert_grounded(result: Extraction, text: str) -> None:
+    evidence = [m for a in result.actors for m in a.mentions]
+    evidence += [e.trigger for e in result.events] + [c.evidence for c in result.claims]
+    assert evidence
+    for item in evidence:
+        assert item.grounded, item
+        assert verify(item, text), item
+        assert item.alignment != "exact" or text[item.start : item.end] == item.quote
+
+
+def _sentences_used(result: Extraction, text: str) -> set[int]:
+    spans = sentences(text)
+    hits = [(c.evidence.start, c.evidence.end) for c in result.claims]
+    hits += [(e.trigger.start, e.trigger.end) for e in result.events]
+    return {i for i, s in enumerate(spans) for start, end in hits if s.start <= start and end <= s.end}
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize("name", sorted(ARTICLES))
+def test_decomposed_extraction_is_grounded(name: str, endpoint: str) -> None:
+    doc = _document(name)
+    with Extractor(base_url=endpoint, model=MODEL, strategy="decomposed") as extractor:
+        result = extractor.extract(doc)
+
+    _assert_grounded(result, doc.text)
+    meta = result.metadata
+    prompt = load_prompt("news@v1")
+    assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == ("news", "v1", prompt.content_hash)
+    assert (meta.strategy, meta.grounding, meta.endpoint) == ("decomposed", "constrained", "openai-compatible")
+    # One call for the actor kinds, then one per sentence that yielded a claim or an event.
+    assert meta.model_calls == 1 + len(_sentences_used(result, doc.text))
+    assert meta.attempts >= meta.model_calls
+    assert meta.usage.prompt_tokens > 0 and meta.usage.completion_tokens > 0
+    assert meta.usage.total_tokens == meta.usage.prompt_tokens + meta.usage.completion_tokens
+    assert result.claims and result.events and len(result.actors) >= 5
+
+
+@pytest.mark.vcr
+def test_async_matches_sync_cassette_format(endpoint: str) -> None:
+    doc = _document("delegation_forum")
+
+    async def run() -> Extraction:
+        with Extractor(base_url=endpoint, model=MODEL, strategy="decomposed") as extractor:
+            return await extractor.aextract(doc)
+
+    result = asyncio.run(run())
+    _assert_grounded(result, doc.text)
+    assert result.metadata.model_calls == 1 + len(_sentences_used(result, doc.text))
+
+
+SHORT = (
+    "Choe Son Hui, North Korea's foreign minister, left for Russia on Monday, state media said. "
+    "Washington accuses Pyongyang of supplying munitions to Moscow, which Pyongyang has denied."
+)
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize("grounding", ["aligned", "constrained"])
+def test_single_call_fails_loudly_on_the_tiny_model(grounding: str, endpoint: str) -> None:
+    """One call with the whole nested schema: SmolLM2 runs out of tokens inside invalid JSON, twice.
+
+    This is why ``decomposed`` is the embedded default. The failure must carry its context.
+    """
+    doc = Document(id="short", text=SHORT, published=date(2024, 9, 17))
+    extractor = Extractor(
+        base_url=endpoint, model=MODEL, strategy="single", grounding=grounding, max_tokens=600, max_reasks=1
+    )
+    with extractor, pytest.raises(ModelOutputError) as caught:
+        extractor.extract(doc)
+    error = caught.value
+    assert (error.document_id, error.prompt, error.attempts) == ("short", "news@v1", 2)
+    assert error.raw_output and error.raw_output.startswith('{ "actors"')
+    assert "validation error for DraftExtraction" in str(error)
