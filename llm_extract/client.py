@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import instructor
 import openai
 from instructor.core.exceptions import InstructorRetryException
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential_jitter
 
@@ -248,5 +248,8 @@ def _transport_error(exc: openai.APIError) -> TransportError:
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        # The messages are what the model was told on re-ask: the useful part for the user too.
+        return "; ".join(str(e["msg"]) for e in exc.errors()[:3])[:500]
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -138,13 +138,13 @@ def test_directory_reads_known_suffixes_sorted_by_name(tmp_path: Path) -> None:
 
 
 def test_empty_directory(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no .txt, .md, .json or .jsonl files"):
+    with pytest.raises(InputError, match=r"no \.txt, \.md, \.json or \.jsonl files"):
         load(tmp_path)
 
 
 def test_directory_with_only_other_files(tmp_path: Path) -> None:
     (tmp_path / "notes.csv").write_text("a,b\n", encoding="utf-8")
-    with pytest.raises(InputError, match="no .txt"):
+    with pytest.raises(InputError, match=r"no \.txt"):
         load(tmp_path)
 
 

@@ -101,4 +101,4 @@ def test_single_call_fails_loudly_on_the_tiny_model(grounding: str, endpoint: st
     error = caught.value
     assert (error.document_id, error.prompt, error.attempts) == ("short", "news@v1", 2)
     assert error.raw_output and error.raw_output.startswith('{ "actors"')
-    assert "validation error for DraftExtraction" in str(error)
+    assert "Invalid JSON" in str(error)

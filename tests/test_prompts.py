@@ -88,7 +88,7 @@ def test_valid_file_from_env_dir_loads(prompts_dir: Path) -> None:
 
 def test_unknown_top_level_key(prompts_dir: Path) -> None:
     write(prompts_dir, valid() + "temperature: 0.2\n")
-    with pytest.raises(PromptValidationError, match="unknown key.*temperature"):
+    with pytest.raises(PromptValidationError, match=r"unknown key.*temperature"):
         load_prompt("demo@v1")
 
 
@@ -134,13 +134,13 @@ def test_step_templates_have_their_own_variables(prompts_dir: Path) -> None:
     assert prompt.has("steps.sentence")
     bad = "steps:\n  actors: |\n    {{ sentence }}\n"
     write(prompts_dir, valid(version="v2") + bad, version="v2")
-    with pytest.raises(PromptValidationError, match="'steps.actors' uses unknown variable.*sentence"):
+    with pytest.raises(PromptValidationError, match=r"'steps\.actors' uses unknown variable.*sentence"):
         load_prompt("demo@v2")
 
 
 def test_unknown_step_key(prompts_dir: Path) -> None:
     write(prompts_dir, valid() + "steps:\n  dates: |\n    hi\n")
-    with pytest.raises(PromptValidationError, match="unknown key.*dates in steps"):
+    with pytest.raises(PromptValidationError, match=r"unknown key.*dates in steps"):
         load_prompt("demo@v1")
 
 
@@ -210,7 +210,7 @@ def test_render_missing_variable_names_it() -> None:
 
 def test_render_unknown_template(prompts_dir: Path) -> None:
     write(prompts_dir, valid())
-    with pytest.raises(PromptRenderError, match="steps.actors"):
+    with pytest.raises(PromptRenderError, match=r"steps\.actors"):
         load_prompt("demo@v1").render("steps.actors", candidates=[])
 
 

@@ -12,12 +12,12 @@ from pydantic import ValidationError
 from llm_extract.schema import (
     Actor,
     Claim,
+    Document,
     DraftActor,
     DraftClaim,
     DraftEvent,
     DraftExtraction,
     DraftParticipant,
-    Document,
     Event,
     Evidence,
     Extraction,

@@ -1,0 +1,163 @@
+"""Transport retries and validation re-asks against a scripted OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from llm_extract import ModelOutputError, TransportError
+from llm_extract.client import CallStats, ModelClient
+from llm_extract.schema import DraftExtraction
+
+Reply = tuple[int, dict[str, str], dict[str, Any]]
+
+
+def _tool_reply(name: str, arguments: dict[str, Any], prompt: int = 10, completion: int = 5) -> Reply:
+    body = {
+        "id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": "scripted",
+        "choices": [{
+            "index": 0, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "content": None, "tool_calls": [{
+                "id": "call_1", "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }]},
+        }],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+    }  # fmt: skip
+    return 200, {}, body
+
+
+def _error(status: int, headers: dict[str, str] | None = None) -> Reply:
+    return status, headers or {}, {"error": {"message": f"scripted {status}", "type": "server_error"}}
+
+
+class Scripted:
+    """A loopback HTTP server answering /v1/chat/completions from a script, recording requests."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        self.replies = list(replies)
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                outer.requests.append(json.loads(self.rfile.read(length)))
+                status, headers, body = outer.replies.pop(0) if outer.replies else _error(500)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                for key, value in {"content-type": "application/json", **headers}.items():
+                    self.send_header(key, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> Scripted:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[type[Scripted]]:
+    yield Scripted
+
+
+class Answer(BaseModel):
+    speaker: str
+
+
+VALID = {"actors": [{"id": "A1", "name": "Choe Son Hui", "kind": "person", "mentions": ["Choe"]}],
+         "events": [], "claims": [{"id": "C1", "statement": "x", "claimant": "A1", "polarity": "asserted",
+                                   "hedged": False, "quote": "x"}]}  # fmt: skip
+BAD_REFERENCE = {**VALID, "claims": [{**VALID["claims"][0], "claimant": "A9"}]}
+MESSAGES = [{"role": "user", "content": "who speaks?"}]
+
+
+def _client(base_url: str, retries: int = 3) -> ModelClient:
+    return ModelClient(base_url=base_url, api_key="sk-test-not-a-real-key-123456", model="scripted",
+                       transport_retries=retries, timeout=5)  # fmt: skip
+
+
+def test_rate_limit_is_retried_below_the_model_honouring_retry_after() -> None:
+    replies = [_error(429, {"retry-after-ms": "20"}), _error(503), _tool_reply("Answer", {"speaker": "A1"})]
+    with Scripted(replies) as server:
+        stats = CallStats()
+        answer = _client(server.base_url).ask(Answer, MESSAGES, stats=stats)
+    assert answer.speaker == "A1"
+    assert (stats.transport_retries, stats.attempts, stats.model_calls) == (2, 1, 1)
+    # The model never saw the faults: every request carried the same, original messages.
+    assert len(server.requests) == 3
+    assert all(r["messages"] == MESSAGES for r in server.requests)
+    assert stats.usage.total_tokens == 15
+
+
+def test_transport_faults_give_up_with_transport_error() -> None:
+    with Scripted([_error(500)] * 10) as server:
+        stats = CallStats()
+        with pytest.raises(TransportError, match="HTTP 500") as caught:
+            _client(server.base_url, retries=2).ask(Answer, MESSAGES, stats=stats)
+    assert len(server.requests) == 3  # first try plus two retries
+    assert stats.transport_retries == 2
+    assert "sk-test" not in str(caught.value)
+
+
+def test_client_errors_are_not_retried() -> None:
+    with Scripted([_error(400), _tool_reply("Answer", {"speaker": "A1"})]) as server:
+        with pytest.raises(TransportError, match="HTTP 400"):
+            _client(server.base_url).ask(Answer, MESSAGES, stats=CallStats())
+    assert len(server.requests) == 1
+
+
+def test_cross_reference_error_is_re_asked_with_the_validation_message() -> None:
+    replies = [_tool_reply("DraftExtraction", BAD_REFERENCE), _tool_reply("DraftExtraction", VALID)]
+    with Scripted(replies) as server:
+        stats = CallStats()
+        draft = _client(server.base_url).ask(DraftExtraction, MESSAGES, stats=stats, max_reasks=2)
+    assert draft.claims[0].claimant == "A1"
+    assert (stats.attempts, stats.transport_retries) == (2, 0)
+    assert stats.usage.prompt_tokens == 20 and stats.usage.completion_tokens == 10  # summed over attempts
+    reask = json.dumps(server.requests[1]["messages"])
+    assert "A9" in reask and "not an actor id" in reask
+    assert json.dumps(server.requests[0]["messages"]).count("not an actor id") == 0
+
+
+def test_output_still_invalid_after_re_asks_raises_with_raw_output() -> None:
+    with Scripted([_tool_reply("DraftExtraction", BAD_REFERENCE)] * 3) as server:
+        stats = CallStats()
+        with pytest.raises(ModelOutputError) as caught:
+            _client(server.base_url).ask(DraftExtraction, MESSAGES, stats=stats, max_reasks=2)
+    error = caught.value
+    assert error.attempts == 3 and len(server.requests) == 3
+    assert error.raw_output is not None and '"A9"' in error.raw_output
+    assert "not an actor id" in str(error)
+
+
+def test_async_path_retries_and_counts_the_same_way() -> None:
+    import asyncio
+
+    replies = [_error(429, {"retry-after": "0"}), _tool_reply("Answer", {"speaker": "author"})]
+    with Scripted(replies) as server:
+        stats = CallStats()
+        answer = asyncio.run(_client(server.base_url).aask(Answer, MESSAGES, stats=stats))
+    assert answer.speaker == "author"
+    assert (stats.transport_retries, stats.attempts) == (1, 1)
