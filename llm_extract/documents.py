@@ -78,7 +78,8 @@ def _decode(raw: bytes, where: str) -> str:
 
 
 def _json_lines(text: str, where: str) -> Iterator[Document]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Split on \n only: U+2028 and friends may appear raw inside JSON strings.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -92,7 +93,7 @@ def _document(where: str, item: Any, default_id: str = "") -> Document:
     if not isinstance(item, dict):
         raise InputError(f"{where}: expected an object with at least a 'text' field")
     fields = {k: v for k, v in item.items() if k in ("id", "text", "title", "published") and v is not None}
-    fields.setdefault("id", str(item.get("id") or default_id))
+    fields["id"] = str(fields.get("id") or default_id)  # numeric ids are common in exports
     try:
         return Document(**fields)
     except ValidationError as exc:

@@ -7,7 +7,8 @@ Tiers, tried in order (the first that succeeds wins):
    (combining marks) dropped, case folded, curly quotes and dashes made ASCII, whitespace runs (CRLF
    included) collapsed, surrounding quote marks stripped;
 3. fuzzy: rapidfuzz's best partial alignment on the folded strings scores at least
-   ``FUZZY_THRESHOLD`` (0-100) and the quote is at least ``FUZZY_MIN_CHARS`` long (short names
+   ``FUZZY_THRESHOLD`` (0-100), covers at least 90 % of the quote's length (so invented padding
+   around a real sentence fails) and the quote is at least ``FUZZY_MIN_CHARS`` long (short names
    would match anything);
 4. unmatched: no offsets, never reported as grounded.
 
@@ -30,6 +31,8 @@ __all__ = ["FUZZY_MIN_CHARS", "FUZZY_THRESHOLD", "Folded", "align", "find_all", 
 # different sentence that shares a few names; measured on paraphrases in tests/test_grounding.py.
 FUZZY_THRESHOLD = 90.0
 FUZZY_MIN_CHARS = 12
+# A fuzzy span must cover at least this share of the quote's length.
+_MIN_COVER = 0.9
 
 _CHAR_MAP = str.maketrans(
     {
@@ -124,8 +127,11 @@ def align(
                 i += 1
             while j > i and source.text[j - 1] == " ":
                 j -= 1
-            start, end = source.span(i, j)
-            return Evidence(quote=quote, start=start, end=end, alignment="fuzzy", score=round(hit.score, 2))
+            # partial_ratio scores the shorter string inside the longer: a quote that pads a real
+            # sentence with invented words would score 100 against it. Require comparable lengths.
+            if j - i >= _MIN_COVER * len(needle):
+                start, end = source.span(i, j)
+                return Evidence(quote=quote, start=start, end=end, alignment="fuzzy", score=round(hit.score, 2))
     return Evidence(quote=quote)
 
 
@@ -154,4 +160,5 @@ def verify(evidence: Evidence, text: str, *, fuzzy_threshold: float = FUZZY_THRE
         return found == evidence.quote
     if evidence.alignment == "normalized":
         return fold(found).text.strip(_QUOTE_MARKS) == _fold_quote(evidence.quote)
-    return fuzz.partial_ratio(_fold_quote(evidence.quote), fold(found).text) >= fuzzy_threshold
+    needle, span = _fold_quote(evidence.quote), fold(found).text
+    return len(span) >= _MIN_COVER * len(needle) and fuzz.partial_ratio(needle, span) >= fuzzy_threshold

@@ -79,7 +79,7 @@ class Scripted:
 
 @pytest.fixture
 def scripted() -> Iterator[type[Scripted]]:
-    yield Scripted
+    return Scripted
 
 
 class Answer(BaseModel):
@@ -135,9 +135,11 @@ def test_cross_reference_error_is_re_asked_with_the_validation_message() -> None
         draft = _client(server.base_url).ask(DraftExtraction, MESSAGES, stats=stats, max_reasks=2)
     assert draft.claims[0].claimant == "A1"
     assert (stats.attempts, stats.transport_retries) == (2, 0)
-    assert stats.usage.prompt_tokens == 20 and stats.usage.completion_tokens == 10  # summed over attempts
+    assert stats.usage.prompt_tokens == 20
+    assert stats.usage.completion_tokens == 10
     reask = json.dumps(server.requests[1]["messages"])
-    assert "A9" in reask and "not an actor id" in reask
+    assert "A9" in reask
+    assert "not an actor id" in reask
     assert json.dumps(server.requests[0]["messages"]).count("not an actor id") == 0
 
 
@@ -147,8 +149,10 @@ def test_output_still_invalid_after_re_asks_raises_with_raw_output() -> None:
         with pytest.raises(ModelOutputError) as caught:
             _client(server.base_url).ask(DraftExtraction, MESSAGES, stats=stats, max_reasks=2)
     error = caught.value
-    assert error.attempts == 3 and len(server.requests) == 3
-    assert error.raw_output is not None and '"A9"' in error.raw_output
+    assert error.attempts == 3
+    assert len(server.requests) == 3
+    assert error.raw_output is not None
+    assert '"A9"' in error.raw_output
     assert "not an actor id" in str(error)
 
 

@@ -244,3 +244,13 @@ def test_stdin_binary(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_stdin(monkeypatch, b"\x00\x01\x02")
     with pytest.raises(InputError, match=r"<stdin>: looks like a binary file"):
         load("-")
+
+
+def test_jsonl_keeps_unicode_line_separators_inside_strings_and_numeric_ids(tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text(
+        json.dumps({"id": 7, "text": "one\u2028two"}, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (doc,) = load_documents(path)
+    assert doc.id == "7"
+    assert doc.text == "one\u2028two"

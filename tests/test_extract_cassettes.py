@@ -10,8 +10,8 @@ import asyncio
 from datetime import date
 
 import pytest
-
 from conftest import EXAMPLES
+
 from llm_extract import Document, Extraction, Extractor, ModelOutputError, load_prompt
 from llm_extract.grounding import verify
 from llm_extract.segment import sentences
@@ -57,13 +57,20 @@ def test_decomposed_extraction_is_grounded(name: str, endpoint: str) -> None:
     meta = result.metadata
     prompt = load_prompt("news@v1")
     assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == ("news", "v1", prompt.content_hash)
-    assert (meta.strategy, meta.grounding, meta.endpoint) == ("decomposed", "constrained", "openai-compatible")
+    assert (meta.strategy, meta.grounding, meta.endpoint) == (
+        "decomposed",
+        "constrained",
+        "openai-compatible",
+    )
     # One call for the actor kinds, then one per sentence that yielded a claim or an event.
     assert meta.model_calls == 1 + len(_sentences_used(result, doc.text))
     assert meta.attempts >= meta.model_calls
-    assert meta.usage.prompt_tokens > 0 and meta.usage.completion_tokens > 0
+    assert meta.usage.prompt_tokens > 0
+    assert meta.usage.completion_tokens > 0
     assert meta.usage.total_tokens == meta.usage.prompt_tokens + meta.usage.completion_tokens
-    assert result.claims and result.events and len(result.actors) >= 5
+    assert result.claims
+    assert result.events
+    assert len(result.actors) >= 5
 
 
 @pytest.mark.vcr
@@ -100,5 +107,6 @@ def test_single_call_fails_loudly_on_the_tiny_model(grounding: str, endpoint: st
         extractor.extract(doc)
     error = caught.value
     assert (error.document_id, error.prompt, error.attempts) == ("short", "news@v1", 2)
-    assert error.raw_output and error.raw_output.startswith('{ "actors"')
+    assert error.raw_output
+    assert error.raw_output.startswith('{ "actors"')
     assert "Invalid JSON" in str(error)

@@ -338,3 +338,11 @@ def test_sentence_offsets_index_the_original_text() -> None:
 def test_empty_text_has_no_sentences() -> None:
     assert sentences("") == []
     assert sentences(" \n\n ") == []
+
+
+def test_fuzzy_rejects_a_quote_that_pads_a_real_sentence_with_invented_text() -> None:
+    text = "Kim met Putin in Moscow."
+    quote = "Kim met Putin in Moscow. He also promised to invade Japan tomorrow with tanks."
+    evidence = align(quote, text)
+    assert evidence.alignment == "unmatched"
+    assert not evidence.grounded

@@ -1,0 +1,74 @@
+"""The command line, over the public API: replayed extraction and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES
+
+from llm_extract.cli import main
+
+
+@pytest.mark.vcr
+def test_extract_prints_grounded_json(endpoint: str) -> None:
+    article = EXAMPLES / "choe_russia_trip.txt"
+    args = [
+        "extract",
+        str(article),
+        "--published",
+        "2024-09-17",
+        "--base-url",
+        endpoint,
+        "--strategy",
+        "decomposed",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    text = article.read_text(encoding="utf-8")
+    assert data["document_id"] == "choe_russia_trip"
+    assert data["metadata"]["prompt_version"] == "v1"
+    spans = [m for a in data["actors"] for m in a["mentions"]] + [c["evidence"] for c in data["claims"]]
+    assert spans
+    assert all(text[s["start"] : s["end"]] == s["quote"] for s in spans)
+    assert any(a["name"] == "Choe Son Hui" and a["kind"] == "person" for a in data["actors"])
+
+
+def test_missing_file_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["extract", "no/such/article.txt"])
+    assert result.exit_code == 1
+    assert "no/such/article.txt: no such file or directory" in result.output
+
+
+def test_binary_and_non_utf8_input_are_refused_by_name(tmp_path: Path) -> None:
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Jos\u00e9 said".encode("latin-1"))
+    first = CliRunner().invoke(main, ["extract", str(binary)])
+    second = CliRunner().invoke(main, ["extract", str(latin)])
+    assert first.exit_code == 1
+    assert "binary" in first.output
+    assert "photo.txt" in first.output
+    assert second.exit_code == 1
+    assert "not UTF-8" in second.output
+    assert "latin.txt" in second.output
+
+
+def test_empty_document_is_refused_before_any_model_call(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n\t ", encoding="utf-8")
+    result = CliRunner().invoke(main, ["extract", str(empty), "--base-url", "http://127.0.0.1:9/v1"])
+    assert result.exit_code == 1
+    assert "empty.txt" in result.output
+    assert "empty or whitespace only" in result.output
+
+
+def test_version_and_help() -> None:
+    assert CliRunner().invoke(main, ["--version"]).output.startswith("llm-extract, version")
+    help_text = CliRunner().invoke(main, ["extract", "--help"]).output
+    for option in ("--prompt", "--model", "--base-url", "--out", "--format", "--published", "--strategy"):
+        assert option in help_text
