@@ -131,7 +131,8 @@ def align(
             # sentence with invented words would score 100 against it. Require comparable lengths.
             if j - i >= _MIN_COVER * len(needle):
                 start, end = source.span(i, j)
-                return Evidence(quote=quote, start=start, end=end, alignment="fuzzy", score=round(hit.score, 2))
+                score = round(hit.score, 2)
+                return Evidence(quote=quote, start=start, end=end, alignment="fuzzy", score=score)
     return Evidence(quote=quote)
 
 

@@ -122,9 +122,9 @@ def test_transport_faults_give_up_with_transport_error() -> None:
 
 
 def test_client_errors_are_not_retried() -> None:
-    with Scripted([_error(400), _tool_reply("Answer", {"speaker": "A1"})]) as server:
-        with pytest.raises(TransportError, match="HTTP 400"):
-            _client(server.base_url).ask(Answer, MESSAGES, stats=CallStats())
+    replies = [_error(400), _tool_reply("Answer", {"speaker": "A1"})]
+    with Scripted(replies) as server, pytest.raises(TransportError, match="HTTP 400"):
+        _client(server.base_url).ask(Answer, MESSAGES, stats=CallStats())
     assert len(server.requests) == 1
 
 
