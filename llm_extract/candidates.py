@@ -259,7 +259,7 @@ def _classify(text: str, start: int, end: int, add: Callable[..., None]) -> None
         return
     if lowered[-1] in _EVENT_NAMES:
         return
-    if lowered[-1] in _MEDIA or (any(t in {"news", "agency"} for t in lowered) and "news" in lowered):
+    if lowered[-1] in _MEDIA or "news" in lowered:
         add(span, (start, end), "media")
         return
     if any(t in _GOVERNMENT for t in lowered):
