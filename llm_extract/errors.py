@@ -18,6 +18,8 @@ Errors are raised ``from`` their cause; messages never include API keys.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BackendError",
     "ConfigError",
@@ -46,6 +48,7 @@ class ExtractError(Exception):
         prompt: str | None = None,
         attempts: int | None = None,
         raw_output: str | None = None,
+        usage: Any = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -53,6 +56,8 @@ class ExtractError(Exception):
         self.prompt = prompt
         self.attempts = attempts
         self.raw_output = raw_output
+        # Tokens already spent on the failed document (a ``schema.Usage``): failures cost money too.
+        self.usage = usage
 
     def __str__(self) -> str:
         context = [

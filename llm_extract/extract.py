@@ -162,6 +162,7 @@ class Extractor:
         except ExtractError as exc:
             exc.document_id, exc.prompt = exc.document_id or doc.id, exc.prompt or self.prompt.ref
             exc.attempts = exc.attempts or stats.attempts
+            exc.usage = stats.usage
             raise
         if self.settings.unmatched == "drop":
             actors, events, claims = _drop_unmatched(actors, events, claims)

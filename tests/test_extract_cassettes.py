@@ -110,3 +110,6 @@ def test_single_call_fails_loudly_on_the_tiny_model(grounding: str, endpoint: st
     assert error.raw_output
     assert error.raw_output.startswith('{ "actors"')
     assert "Invalid JSON" in str(error)
+    # Both attempts ran to the 600-token limit: the tokens spent are reported with the failure.
+    assert error.usage.completion_tokens == 1200
+    assert error.usage.prompt_tokens > 0
