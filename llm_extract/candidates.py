@@ -8,7 +8,6 @@ model-based strategy must beat.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -74,6 +73,7 @@ _METONYMS = {
     "pyongyang": "North Korea", "moscow": "Russia", "kremlin": "Russia", "seoul": "South Korea",
     "washington": "United States", "kyiv": "Ukraine", "beijing": "China", "tokyo": "Japan",
 }  # fmt: skip
+_BYLINE = re.compile(r"(?:by|(?:additional\s+)?reporting\s+by|editing\s+by|written\s+by)\s", re.IGNORECASE)
 _LOCATION_PREPOSITION = re.compile(r"\b(?:in|to|from|at|into|near|for)\s+$", re.IGNORECASE)
 
 _REPORTING = re.compile(
@@ -160,7 +160,9 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def is_headline(sentence: Span) -> bool:
-    """Whether a line is in title case, as headlines are."""
+    """Whether a line is a headline: title case and no closing punctuation."""
+    if sentence.text.rstrip("\"'”’)").endswith((".", "!", "?")):
+        return False  # a name-heavy sentence ("Foreign Minister Choe Son Hui left ...") is not one
     words = re.findall(r"[A-Za-z][\w'’-]*", sentence.text)
     capital = sum(
         w[0].isupper() for w in words if w.lower() not in {"a", "an", "the", "of", "for", "to", "in"}
@@ -168,50 +170,69 @@ def is_headline(sentence: Span) -> bool:
     return len(words) >= 4 and capital >= 0.7 * len(words)
 
 
-def actor_candidates(text: str, sentences: list[Span]) -> list[ActorCandidate]:
-    """Cluster capitalized name spans into actor candidates with kind hints, titles and aliases."""
-    actors: list[ActorCandidate] = []
-    by_key: dict[str, ActorCandidate] = {}
+class _Clusters:
+    """Actor candidates under construction, looked up by folded name."""
 
-    def add(name: str, span: tuple[int, int], kind: ActorKind | None, title: str | None = None) -> None:
+    def __init__(self) -> None:
+        self.actors: list[ActorCandidate] = []
+        self.by_key: dict[str, ActorCandidate] = {}
+
+    def surname_owner(self, key: str) -> ActorCandidate | None:
+        """The latest person whose name contains the single word ``key`` ("Choe", "Putin")."""
+        if " " in key:
+            return None
+        return next(
+            (a for a in reversed(self.actors) if a.kind in (None, "person") and key in _key(a.name).split()),
+            None,
+        )
+
+    def add(
+        self, name: str, span: tuple[int, int], kind: ActorKind | None, title: str | None = None
+    ) -> ActorCandidate:
+        """Record one mention: join the actor it names, or start a new one."""
         key = _key(name)
-        actor = by_key.get(key)
-        if actor is None and kind in (None, "person") and " " not in key:
-            # A lone surname or given name refers back to the latest person sharing it ("Choe", "Putin").
-            actor = next(
-                (a for a in reversed(actors) if a.kind in (None, "person") and key in _key(a.name).split()),
-                None,
-            )
+        actor = self.by_key.get(key)
+        if actor is None and kind in (None, "person"):
+            actor = self.surname_owner(key)
         if actor is None:
-            actor = ActorCandidate(id=f"A{len(actors) + 1}", name=name, kind=kind, title=title)
-            actors.append(actor)
-        elif name != actor.name and name not in actor.aliases:
-            actor.aliases.append(name)
+            actor = ActorCandidate(id=f"A{len(self.actors) + 1}", name=name, kind=kind, title=title)
+            self.actors.append(actor)
         actor.kind = actor.kind or kind
         actor.title = actor.title or title
-        by_key[key] = actor
+        self.mention(actor, name, span)
+        return actor
+
+    def mention(self, actor: ActorCandidate, name: str, span: tuple[int, int]) -> None:
+        """Attach a mention (and its wording, as an alias) to a known actor."""
+        if name != actor.name and name not in actor.aliases:
+            actor.aliases.append(name)
+        self.by_key[_key(name)] = actor
         if span not in actor.spans:
             actor.spans.append(span)
 
+
+def actor_candidates(text: str, sentences: list[Span]) -> list[ActorCandidate]:
+    """Cluster capitalized name spans into actor candidates with kind hints, titles and aliases."""
+    clusters = _Clusters()
     for sentence in sentences:
-        if is_headline(sentence):
-            continue  # headlines capitalize every word; names there are found again in the body
+        if is_headline(sentence) or _BYLINE.match(sentence.text):
+            # Headlines capitalize every word (names there recur in the body); bylines name reporters.
+            continue
         for m in _NAME.finditer(text, sentence.start, sentence.end):
             if m.group().split()[-1].lower() in _EVENT_NAMES:
                 continue  # "the Eurasian Women's Forum" names an event, not an actor
+            named = None
             for piece_start, piece_end in _split_possessives(text, m.start(), m.end()):
                 start, end = _trim(text, piece_start, piece_end)
-                if end <= start or _skip(text, sentence, start, end, by_key):
-                    continue
-                _classify(text, start, end, add)
+                if end > start and not _skip(text, sentence, start, end, clusters):
+                    named = _classify(text, start, end, clusters) or named
             acronym = _ACRONYM_AFTER.match(text, m.end())
-            if acronym and by_key:
-                last = actors[-1]
-                add(acronym.group(1), (acronym.start(1), acronym.end(1)), last.kind)
-                by_key[_key(acronym.group(1))] = last
-    for actor in actors:
+            if acronym and named is not None:
+                # "Korean Central News Agency (KCNA)": the acronym is an alias of the name before it.
+                clusters.mention(named, acronym.group(1), (acronym.start(1), acronym.end(1)))
+    for actor in clusters.actors:
         actor.spans.sort()
-    return actors
+    return clusters.actors
 
 
 def _split_possessives(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -224,7 +245,7 @@ def _split_possessives(text: str, start: int, end: int) -> list[tuple[int, int]]
     return pieces
 
 
-def _skip(text: str, sentence: Span, start: int, end: int, known: dict[str, ActorCandidate]) -> bool:
+def _skip(text: str, sentence: Span, start: int, end: int, clusters: _Clusters) -> bool:
     """Spans that look like names but are not actors: datelines, places, capitalized first words."""
     span = text[start:end]
     key = _key(span)
@@ -232,66 +253,51 @@ def _skip(text: str, sentence: Span, start: int, end: int, known: dict[str, Acto
         return True  # a dateline such as "SEOUL,"
     if key in _COUNTRIES or key in _METONYMS:
         return False
-    if _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]) and key not in known:
+    known = key in clusters.by_key
+    if _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]) and not known:
         return True  # "in St. Petersburg": a place where something happens, not an actor
     first_word = text[sentence.start : end].lstrip("\"'“‘(").startswith(span)
     # A single capitalized word opening a sentence is usually an ordinary word ("Ties", "Any").
-    return first_word and " " not in span and key not in known and not _person_surname(key, known)
+    return first_word and " " not in span and not known and clusters.surname_owner(key) is None
 
 
-def _person_surname(key: str, known: dict[str, ActorCandidate]) -> bool:
-    return any(a.kind in (None, "person") and key in _key(a.name).split() for a in known.values())
-
-
-def _classify(text: str, start: int, end: int, add: Callable[..., None]) -> None:
+def _classify(text: str, start: int, end: int, clusters: _Clusters) -> ActorCandidate | None:
+    """Give a name span a kind hint (and a title) and add it; None when it is not an actor."""
     span = text[start:end]
     tokens = span.split()
     lowered = [t.lower().strip("'’") for t in tokens]
     key = _key(span)
     if key in _NOT_NAMES or all(t in _NOT_NAMES for t in lowered):
-        return
+        return None
     if key in _COUNTRIES:
-        add(_COUNTRIES[key], (start, end), "country")
-        return
+        return clusters.add(_COUNTRIES[key], (start, end), "country")
     if key in _METONYMS:
-        if not _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]):
-            add(_METONYMS[key], (start, end), "country")
-        return
+        if _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]):
+            return None
+        return clusters.add(_METONYMS[key], (start, end), "country")
     if lowered[-1] in _EVENT_NAMES:
-        return
+        return None
     if lowered[-1] in _MEDIA or "news" in lowered:
-        add(span, (start, end), "media")
-        return
+        return clusters.add(span, (start, end), "media")
     if any(t in _GOVERNMENT for t in lowered):
-        add(span, (start, end), "government")
-        return
+        return clusters.add(span, (start, end), "government")
     if any(t in _ORGANIZATION for t in lowered):
-        add(span, (start, end), "organization")
-        return
+        return clusters.add(span, (start, end), "organization")
     # "North Korean Foreign Minister Choe Son Hui": descriptor words, then the person's name.
     last_title = max((i for i, t in enumerate(lowered) if t in _TITLES or t in _DEMONYMS), default=-1)
     if last_title >= 0:
         has_title = any(t in _TITLES for t in lowered[: last_title + 1])
         if last_title == len(tokens) - 1 or (not has_title and last_title == len(tokens) - 2):
-            return  # a descriptor ("Russian President") or a demonym phrase ("Korean Peninsula")
+            return None  # a descriptor ("Russian President") or a demonym phrase ("Korean Peninsula")
         name_start = start + span.index(tokens[last_title + 1], len(" ".join(tokens[: last_title + 1])))
-        title = " ".join(tokens[: last_title + 1])
-        _classify_rest(text, name_start, end, add, title if has_title else None, has_title)
-        return
+        rest = _key(text[name_start:end])
+        if rest in _COUNTRIES or rest in _METONYMS:
+            return _classify(text, name_start, end, clusters)
+        title = " ".join(tokens[: last_title + 1]) if has_title else None
+        return clusters.add(text[name_start:end], (name_start, end), "person" if has_title else None, title)
     if len(tokens) == 1 and len(span) <= 2:
-        return
-    add(span, (start, end), None)
-
-
-def _classify_rest(
-    text: str, start: int, end: int, add: Callable[..., None], title: str | None, person: bool
-) -> None:
-    name = text[start:end]
-    key = _key(name)
-    if key in _COUNTRIES or key in _METONYMS:
-        _classify(text, start, end, add)
-        return
-    add(name, (start, end), "person" if person else None, title)
+        return None
+    return clusters.add(span, (start, end), None)
 
 
 def sentence_cues(sentence: Span) -> SentenceCues:
