@@ -18,7 +18,10 @@ Errors are raised ``from`` their cause; messages never include API keys.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # schema does not import errors; the annotation alone needs it
+    from llm_extract.schema import Usage
 
 __all__ = [
     "BackendError",
@@ -48,7 +51,7 @@ class ExtractError(Exception):
         prompt: str | None = None,
         attempts: int | None = None,
         raw_output: str | None = None,
-        usage: Any = None,
+        usage: Usage | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -56,7 +59,7 @@ class ExtractError(Exception):
         self.prompt = prompt
         self.attempts = attempts
         self.raw_output = raw_output
-        # Tokens already spent on the failed document (a ``schema.Usage``): failures cost money too.
+        # Tokens already spent on the failed document: failures cost money too.
         self.usage = usage
 
     def __str__(self) -> str:

@@ -27,7 +27,7 @@ from llm_extract.backends.local import LocalServer
 from llm_extract.candidates import ActorCandidate, actor_candidates, is_headline, sentence_cues
 from llm_extract.client import CallStats, ModelClient
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
-from llm_extract.errors import ExtractError
+from llm_extract.errors import ExtractError, InputError
 from llm_extract.grounding import align, fold
 from llm_extract.prompts import Prompt, load_prompt
 from llm_extract.schema import (
@@ -62,6 +62,7 @@ _VOCABULARY = {
     "event_types": get_args(EventType),
     "event_statuses": get_args(EventStatus),
 }
+_ANY_DAY = date(2000, 1, 1)  # lets resolve_date recognize relative expressions too
 _LOCATION = re.compile(r"\b(?:in|at)\s+((?:[A-Z][\w.’'-]*)(?:\s+[A-Z][\w.’'-]*)*)")
 
 
@@ -133,12 +134,12 @@ class Extractor:
         """Extract from one document (or text plus ``id``/``title``/``published``)."""
         doc = _as_document(document, **fields)
         client = self.client()
+        stats = CallStats()
 
         async def ask(model: type[T], messages: list[dict[str, str]]) -> T:
             # The sync path runs the same pipeline code; nothing awaits for real here.
             return client.ask(model, messages, stats=stats, max_reasks=self.settings.max_reasks)
 
-        stats = CallStats()
         return _run_sync(self._extract(doc, ask, stats))
 
     async def aextract(self, document: Document | str, **fields: Any) -> Extraction:
@@ -221,8 +222,6 @@ def _as_document(document: Document | str, **fields: Any) -> Document:
     try:
         return Document(text=document, **fields)
     except ValueError as exc:
-        from llm_extract.errors import InputError
-
         raise InputError(str(exc).splitlines()[-1].strip(), document_id=fields.get("id")) from exc
 
 
@@ -246,7 +245,7 @@ def _event_date(dates: list[ResolvedDate], lo: int, hi: int, trigger: int) -> Ev
 def _location(text: str, lo: int, hi: int, after: int) -> str | None:
     for m in _LOCATION.finditer(text, after, hi):
         place = m.group(1).rstrip(".,")
-        if not resolve_date(place, None) and not resolve_date(place, date(2000, 1, 1)):
+        if resolve_date(place, _ANY_DAY) is None:  # "in January" is a date, not a place
             return place
     return None
 
@@ -408,7 +407,7 @@ async def _single(
     threshold = settings.fuzzy_threshold
 
     def ground(quote: str, window: tuple[int, int] | None = None) -> Evidence:
-        return align(quote, text, fuzzy_threshold=threshold, window=window, folded=None if window else folded)
+        return align(quote, text, fuzzy_threshold=threshold, window=window, folded=folded)
 
     actors = [
         Actor(

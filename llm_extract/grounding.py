@@ -18,6 +18,7 @@ the span of original characters it came from, so NFD text, CRLF and emoji shift 
 
 from __future__ import annotations
 
+import bisect
 import unicodedata
 from dataclasses import dataclass
 
@@ -109,8 +110,9 @@ def align(
     if not needle:
         return Evidence(quote=quote)
     # Restrict the folded text to the window by finding the folded indices that cover it.
-    first = next((k for k, s in enumerate(source.starts) if s >= lo), len(source.text))
-    last = next((k for k in range(len(source.ends) - 1, -1, -1) if source.ends[k] <= hi), -1) + 1
+    # starts and ends are non-decreasing, so the window's folded bounds are two binary searches.
+    first = bisect.bisect_left(source.starts, lo)
+    last = bisect.bisect_right(source.ends, hi)
     haystack = source.text[first:last]
 
     at = haystack.find(needle)

@@ -215,24 +215,33 @@ def test_verify_accepts_correct_exact_evidence() -> None:
     assert verify(ev, "Kim met Putin.") is True
 
 
-def test_verify_rejects_tampered_exact_offsets() -> None:
-    ev = Evidence(quote="Putin", start=0, end=5, alignment="exact", score=100.0)
-    assert verify(ev, "Kim met Putin.") is False
-
-
-def test_verify_rejects_tampered_normalized_offsets() -> None:
-    ev = Evidence(quote="PUTIN", start=4, end=7, alignment="normalized", score=100.0)
-    assert verify(ev, "Kim met Putin.") is False
-
-
-def test_verify_rejects_offsets_past_the_end() -> None:
-    ev = Evidence(quote="Putin.", start=8, end=40, alignment="exact", score=100.0)
-    assert verify(ev, "Kim met Putin.") is False
-
-
-def test_verify_rejects_tampered_fuzzy_offsets() -> None:
-    ev = Evidence(quote=ONE_WORD_CHANGED, start=78, end=91, alignment="fuzzy", score=95.0)
-    assert verify(ev, ARTICLE) is False
+@pytest.mark.parametrize(
+    ("evidence", "text"),
+    [
+        pytest.param(
+            Evidence(quote="Putin", start=0, end=5, alignment="exact", score=100.0),
+            "Kim met Putin.",
+            id="exact",
+        ),
+        pytest.param(
+            Evidence(quote="PUTIN", start=4, end=7, alignment="normalized", score=100.0),
+            "Kim met Putin.",
+            id="normalized",
+        ),
+        pytest.param(
+            Evidence(quote="Putin.", start=8, end=40, alignment="exact", score=100.0),
+            "Kim met Putin.",
+            id="past-the-end",
+        ),
+        pytest.param(
+            Evidence(quote=ONE_WORD_CHANGED, start=78, end=91, alignment="fuzzy", score=95.0),
+            ARTICLE,
+            id="fuzzy",
+        ),
+    ],
+)
+def test_verify_rejects_tampered_offsets(evidence: Evidence, text: str) -> None:
+    assert verify(evidence, text) is False
 
 
 # --- invariant -----------------------------------------------------------------------------------
