@@ -6,6 +6,7 @@ from llm_extract.errors import (
     BackendError,
     ConfigError,
     ExtractError,
+    FixtureError,
     InputError,
     ModelOutputError,
     PromptError,
@@ -14,8 +15,12 @@ from llm_extract.errors import (
     PromptValidationError,
     TransportError,
 )
+from llm_extract.evaluate import EvalReport, MatchConfig, evaluate
 from llm_extract.extract import Extractor, extract
+from llm_extract.fixtures import Fixture, GoldLabels, check_fixtures, load_fixtures
+from llm_extract.harness import Baseline, Pricing, compare_baseline, make_baseline, run_eval
 from llm_extract.prompts import Prompt, list_prompts, load_prompt
+from llm_extract.report import render_html, render_markdown, render_table
 from llm_extract.schema import Actor, Claim, Document, Event, EventDate, Evidence, Extraction, Participant
 
 __version__ = "0.1.0"
@@ -23,18 +28,25 @@ __version__ = "0.1.0"
 __all__ = [
     "Actor",
     "BackendError",
+    "Baseline",
     "Claim",
     "ConfigError",
     "Document",
+    "EvalReport",
     "Event",
     "EventDate",
     "Evidence",
     "ExtractError",
     "Extraction",
     "Extractor",
+    "Fixture",
+    "FixtureError",
+    "GoldLabels",
     "InputError",
+    "MatchConfig",
     "ModelOutputError",
     "Participant",
+    "Pricing",
     "Prompt",
     "PromptError",
     "PromptNotFoundError",
@@ -43,8 +55,17 @@ __all__ = [
     "Settings",
     "TransportError",
     "__version__",
+    "check_fixtures",
+    "compare_baseline",
+    "evaluate",
     "extract",
     "list_prompts",
     "load_documents",
+    "load_fixtures",
     "load_prompt",
+    "make_baseline",
+    "render_html",
+    "render_markdown",
+    "render_table",
+    "run_eval",
 ]

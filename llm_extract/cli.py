@@ -11,7 +11,25 @@ from typing import Any, TextIO
 
 import click
 
-from llm_extract import ExtractError, Extractor, __version__, load_documents
+from llm_extract import (
+    Baseline,
+    EvalReport,
+    ExtractError,
+    Extraction,
+    Extractor,
+    Pricing,
+    __version__,
+    check_fixtures,
+    compare_baseline,
+    evaluate,
+    load_documents,
+    load_fixtures,
+    make_baseline,
+    render_html,
+    render_markdown,
+    render_table,
+    run_eval,
+)
 from llm_extract.backends import LocalServer
 
 _SETTINGS = ("prompt", "model", "base_url", "model_path", "strategy", "grounding", "unmatched")
@@ -101,3 +119,154 @@ def serve(model_path: str | None, port: int | None) -> None:
                 pass
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command("check-fixtures")
+@click.argument("directory", type=click.Path(file_okay=False), default="evals/fixtures")
+def check_fixtures_command(directory: str) -> None:
+    """Check eval fixtures: each parses, each gold quote is at its offsets, each id resolves."""
+    bad = 0
+    try:
+        for path, problems in check_fixtures(directory):
+            if problems:
+                bad += 1
+                click.echo(f"{path}: {len(problems)} problem(s)", err=True)
+                for problem in problems:
+                    click.echo(f"  - {problem}", err=True)
+            else:
+                click.echo(f"{path}: ok")
+    except ExtractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if bad:
+        raise click.ClickException(f"{bad} fixture file(s) have problems")
+
+
+_TYPES = ("actors", "events", "claims")
+
+
+def _thresholds(values: tuple[str, ...]) -> dict[tuple[str, str], float]:
+    gates: dict[tuple[str, str], float] = {}
+    for value in values:
+        key, sep, number = value.partition("=")
+        item_type, _, scheme = key.partition(".")
+        try:
+            threshold = float(number)
+        except ValueError:
+            threshold = -1.0
+        if not sep or item_type not in _TYPES or scheme not in ("", "strict", "partial"):
+            choices = ", ".join(_TYPES)
+            raise click.BadParameter(f"{value!r}: use TYPE=X or TYPE.partial=X, TYPE one of {choices}")
+        if not 0.0 <= threshold <= 1.0:
+            raise click.BadParameter(f"{value!r}: the threshold must be a number from 0 to 1")
+        gates[(item_type, scheme or "strict")] = threshold
+    return gates
+
+
+def _read_predictions(path: str) -> list[Extraction]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        return [Extraction.model_validate_json(line) for line in lines if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"{path}: cannot read predictions: {exc}") from exc
+
+
+@main.command("eval")
+@click.option("--prompt", help="Prompt version to evaluate, e.g. news@v1 (LLM_EXTRACT_PROMPT).")
+@click.option(
+    "--fixtures",
+    type=click.Path(file_okay=False),
+    default="evals/fixtures",
+    show_default=True,
+    help="Directory of labelled fixture files (any directory in the documented format).",
+)
+@click.option("--model", help="Model name at the endpoint (LLM_EXTRACT_MODEL).")
+@click.option("--base-url", help="OpenAI-compatible endpoint (LLM_EXTRACT_BASE_URL).")
+@click.option("--model-path", type=click.Path(dir_okay=False), help="GGUF file for the embedded server.")
+@click.option("--strategy", type=click.Choice(["auto", "single", "decomposed"]), help="Extraction strategy.")
+@click.option("--grounding", type=click.Choice(["auto", "aligned", "constrained"]), help="Grounding mode.")
+@click.option(
+    "--predictions",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Score this JSONL of extractions instead of running a model.",
+)
+@click.option(
+    "--min-f1",
+    "min_f1",
+    multiple=True,
+    metavar="TYPE[.partial]=X",
+    help="Fail (exit 1) when a type's micro F1 is below X (0-1), e.g. events=0.2 or claims.partial=0.3.",
+)
+@click.option(
+    "--baseline", type=click.Path(dir_okay=False, exists=True), help="Fail on a drop below this baseline."
+)
+@click.option("--write-baseline", type=click.Path(dir_okay=False), help="Write this run as a baseline file.")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write a standalone HTML report here.")
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False), help="Write the full report as JSON here."
+)
+@click.option("--markdown", type=click.Path(dir_okay=False), help="Write the summary as Markdown here.")
+@click.option("--price-input", type=float, help="USD per million prompt tokens, for the cost column.")
+@click.option("--price-output", type=float, help="USD per million completion tokens.")
+def eval_command(
+    fixtures: str,
+    predictions: str | None,
+    min_f1: tuple[str, ...],
+    baseline: str | None,
+    write_baseline: str | None,
+    report: str | None,
+    json_out: str | None,
+    markdown: str | None,
+    price_input: float | None,
+    price_output: float | None,
+    **options: Any,
+) -> None:
+    """Score a prompt version against hand-labelled fixtures; exit 1 when a gate fails."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    gates = _thresholds(min_f1)
+    settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
+    pricing = None
+    if price_input is not None or price_output is not None:
+        pricing = Pricing(input_per_mtok=price_input or 0.0, output_per_mtok=price_output or 0.0)
+    console = Console(stderr=True)
+    try:
+        items = load_fixtures(fixtures)
+        if predictions:
+            result: EvalReport = evaluate(_read_predictions(predictions), items)
+        else:
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("extracting", total=len(items))
+
+                def advance(fixture: Any, _result: Any, error: ExtractError | None) -> None:
+                    if error is not None:
+                        progress.console.print(f"[red]failed[/red] {fixture.id}: {error}")
+                    progress.advance(task)
+
+                result = run_eval(fixtures=items, pricing=pricing, on_document=advance, **settings)
+            result = result.model_copy(update={"fixtures": fixtures})
+    except (ExtractError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out = Console()
+    # Piped output has no terminal width; keep the table readable in CI logs instead of 80 columns.
+    (out if out.is_terminal else Console(width=170)).print(render_table(result))
+    outputs = ((json_out, result.model_dump_json(indent=2)), (markdown, render_markdown(result)))
+    for path, content in (*outputs, (report, render_html(result) if report else "")):
+        if path:
+            Path(path).write_text(content, encoding="utf-8")
+            console.print(f"wrote {path}")
+    if write_baseline:
+        baseline_json = make_baseline(result).model_dump_json(indent=2) + "\n"
+        Path(write_baseline).write_text(baseline_json, encoding="utf-8")
+        console.print(f"wrote baseline {write_baseline}")
+    failures = [
+        f"{t} {scheme} F1 {result.f1(t, 'partial' if scheme == 'partial' else 'strict'):.3f} < {x:.3f}"
+        for (t, scheme), x in gates.items()
+        if result.f1(t, "partial" if scheme == "partial" else "strict") < x
+    ]
+    if baseline:
+        failures += compare_baseline(result, Baseline.model_validate_json(Path(baseline).read_text("utf-8")))
+    for failure in failures:
+        console.print(f"[red]gate failed[/red]: {failure}")
+    if failures:
+        sys.exit(1)

@@ -5,6 +5,7 @@
     ExtractError                  base; carries document_id, prompt, attempts, raw_output
     ├── ConfigError               a setting is invalid or a required file is missing
     ├── InputError                a document is empty, undecodable, too large or malformed
+    │   └── FixtureError          an eval fixture file is malformed or its gold quotes are not in its text
     ├── PromptError               a prompt file cannot be used
     │   ├── PromptNotFoundError   no file for "name@version"
     │   ├── PromptValidationError unknown keys, bad Jinja2 syntax, undeclared variables
@@ -27,6 +28,7 @@ __all__ = [
     "BackendError",
     "ConfigError",
     "ExtractError",
+    "FixtureError",
     "InputError",
     "ModelOutputError",
     "PromptError",
@@ -86,6 +88,10 @@ class ConfigError(ExtractError):
 
 class InputError(ExtractError):
     """A document cannot be processed: empty, undecodable, too large or malformed."""
+
+
+class FixtureError(InputError):
+    """An eval fixture file is malformed, or a gold quote is not found at its offsets."""
 
 
 class PromptError(ExtractError):

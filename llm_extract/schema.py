@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
@@ -85,6 +85,20 @@ DatePrecision = Literal["day", "month", "year"]
 _STRICT = ConfigDict(extra="forbid")
 
 
+class _Grounded(BaseModel):
+    """A record with a computed ``grounded`` flag: the flag is output only, re-derived on input."""
+
+    model_config = _STRICT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: Any) -> Any:
+        # Output is re-readable (JSONL back into Extraction) without trusting a stored flag.
+        if isinstance(data, dict) and "grounded" in data:
+            return {k: v for k, v in data.items() if k != "grounded"}
+        return data
+
+
 class Document(BaseModel):
     """A news article to extract from."""
 
@@ -110,7 +124,7 @@ class Document(BaseModel):
         return self
 
 
-class Evidence(BaseModel):
+class Evidence(_Grounded):
     """A quote from the source and where it was found: offsets index the original text."""
 
     model_config = _STRICT
@@ -148,7 +162,7 @@ class EventDate(BaseModel):
     relative: bool = False
 
 
-class Actor(BaseModel):
+class Actor(_Grounded):
     """A person, organization, government, country, outlet or group named in the article."""
 
     model_config = _STRICT
@@ -176,7 +190,7 @@ class Participant(BaseModel):
     role: ParticipantRole = "participant"
 
 
-class Event(BaseModel):
+class Event(_Grounded):
     """Something that happened, is planned, alleged, hypothetical or denied."""
 
     model_config = _STRICT
@@ -197,7 +211,7 @@ class Event(BaseModel):
         return self.trigger.grounded
 
 
-class Claim(BaseModel):
+class Claim(_Grounded):
     """A statement made by an actor (or by the article's author when ``claimant`` is None)."""
 
     model_config = _STRICT

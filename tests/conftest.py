@@ -43,6 +43,14 @@ def _scrub_request(request: Any) -> Any:
     return request
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-baselines",
+        action="store_true",
+        help="write evals/baselines/ from the replayed eval (tests/test_eval_cassettes.py)",
+    )
+
+
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     vcr.register_matcher("json_body", _json_body)
 

