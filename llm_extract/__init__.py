@@ -18,7 +18,7 @@ from llm_extract.errors import (
 from llm_extract.evaluate import EvalReport, MatchConfig, evaluate
 from llm_extract.extract import Extractor, extract
 from llm_extract.fixtures import Fixture, GoldLabels, check_fixtures, load_fixtures
-from llm_extract.harness import Baseline, Pricing, compare_baseline, make_baseline, run_eval
+from llm_extract.harness import Baseline, Pricing, compare_baseline, make_baseline, rule_floor, run_eval
 from llm_extract.prompts import Prompt, list_prompts, load_prompt
 from llm_extract.report import render_html, render_markdown, render_table
 from llm_extract.schema import Actor, Claim, Document, Event, EventDate, Evidence, Extraction, Participant
@@ -67,5 +67,6 @@ __all__ = [
     "render_html",
     "render_markdown",
     "render_table",
+    "rule_floor",
     "run_eval",
 ]

@@ -24,7 +24,7 @@ class Settings:
     model: str | None = None
     model_path: Path | None = None
     prompt: str = "news@v1"
-    strategy: Literal["auto", "single", "decomposed"] = "auto"
+    strategy: Literal["auto", "single", "decomposed", "rules"] = "auto"
     grounding: Literal["auto", "aligned", "constrained"] = "auto"
     unmatched: Literal["flag", "drop"] = "flag"
     fuzzy_threshold: float = 90.0
@@ -53,7 +53,7 @@ class Settings:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "strategy": ("auto", "single", "decomposed"),
+    "strategy": ("auto", "single", "decomposed", "rules"),
     "grounding": ("auto", "aligned", "constrained"),
     "unmatched": ("flag", "drop"),
 }

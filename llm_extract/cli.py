@@ -6,8 +6,9 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 
@@ -28,11 +29,40 @@ from llm_extract import (
     render_html,
     render_markdown,
     render_table,
+    rule_floor,
     run_eval,
 )
 from llm_extract.backends import LocalServer
 
 _SETTINGS = ("prompt", "model", "base_url", "model_path", "strategy", "grounding", "unmatched")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _model_options(command: F) -> F:
+    """The endpoint and strategy options shared by every command that runs a model."""
+    options = [
+        click.option("--model", help="Model name at the endpoint (LLM_EXTRACT_MODEL)."),
+        click.option(
+            "--base-url",
+            help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (LLM_EXTRACT_BASE_URL).",
+        ),
+        click.option(
+            "--model-path", type=click.Path(dir_okay=False), help="GGUF file for the embedded server."
+        ),
+        click.option(
+            "--strategy",
+            type=click.Choice(["auto", "single", "decomposed", "rules"]),
+            help="Extraction strategy (rules: no model).",
+        ),
+        click.option(
+            "--grounding", type=click.Choice(["auto", "aligned", "constrained"]), help="Grounding mode."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.group()
@@ -44,13 +74,7 @@ def main() -> None:
 @main.command()
 @click.argument("source", type=click.Path(allow_dash=True))
 @click.option("--prompt", help="Prompt version, e.g. news@v1 (LLM_EXTRACT_PROMPT).")
-@click.option("--model", help="Model name at the endpoint (LLM_EXTRACT_MODEL).")
-@click.option(
-    "--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (LLM_EXTRACT_BASE_URL)."
-)
-@click.option("--model-path", type=click.Path(dir_okay=False), help="GGUF file for the embedded server.")
-@click.option("--strategy", type=click.Choice(["auto", "single", "decomposed"]), help="Extraction strategy.")
-@click.option("--grounding", type=click.Choice(["auto", "aligned", "constrained"]), help="Grounding mode.")
+@_model_options
 @click.option(
     "--unmatched", type=click.Choice(["flag", "drop"]), help="Keep ungrounded items flagged, or drop them."
 )
@@ -179,11 +203,7 @@ def _read_predictions(path: str) -> list[Extraction]:
     show_default=True,
     help="Directory of labelled fixture files (any directory in the documented format).",
 )
-@click.option("--model", help="Model name at the endpoint (LLM_EXTRACT_MODEL).")
-@click.option("--base-url", help="OpenAI-compatible endpoint (LLM_EXTRACT_BASE_URL).")
-@click.option("--model-path", type=click.Path(dir_okay=False), help="GGUF file for the embedded server.")
-@click.option("--strategy", type=click.Choice(["auto", "single", "decomposed"]), help="Extraction strategy.")
-@click.option("--grounding", type=click.Choice(["auto", "aligned", "constrained"]), help="Grounding mode.")
+@_model_options
 @click.option(
     "--predictions",
     type=click.Path(dir_okay=False, exists=True),
@@ -205,6 +225,12 @@ def _read_predictions(path: str) -> list[Extraction]:
     "--json", "json_out", type=click.Path(dir_okay=False), help="Write the full report as JSON here."
 )
 @click.option("--markdown", type=click.Path(dir_okay=False), help="Write the summary as Markdown here.")
+@click.option(
+    "--floor/--no-floor",
+    default=True,
+    show_default=True,
+    help="Also score the no-model rules strategy on the same fixtures, for comparison.",
+)
 @click.option("--price-input", type=float, help="USD per million prompt tokens, for the cost column.")
 @click.option("--price-output", type=float, help="USD per million completion tokens.")
 def eval_command(
@@ -218,6 +244,7 @@ def eval_command(
     markdown: str | None,
     price_input: float | None,
     price_output: float | None,
+    floor: bool,
     **options: Any,
 ) -> None:
     """Score a prompt version against hand-labelled fixtures; exit 1 when a gate fails."""
@@ -234,6 +261,7 @@ def eval_command(
         items = load_fixtures(fixtures)
         if predictions:
             result: EvalReport = evaluate(_read_predictions(predictions), items)
+            result.floor = rule_floor(items) if floor else None
         else:
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task("extracting", total=len(items))
@@ -243,7 +271,9 @@ def eval_command(
                         progress.console.print(f"[red]failed[/red] {fixture.id}: {error}")
                     progress.advance(task)
 
-                result = run_eval(fixtures=items, pricing=pricing, on_document=advance, **settings)
+                result = run_eval(
+                    fixtures=items, pricing=pricing, floor=floor, on_document=advance, **settings
+                )
             result = result.model_copy(update={"fixtures": fixtures})
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

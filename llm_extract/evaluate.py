@@ -57,6 +57,7 @@ __all__ = [
     "DocumentEval",
     "EvalReport",
     "FieldScore",
+    "Floor",
     "Match",
     "MatchConfig",
     "Metric",
@@ -170,6 +171,10 @@ class TypeReport(BaseModel):
     grounded: int
     grounding_rate: float | None = Field(description="share of predicted items whose evidence verifies")
 
+    def f1(self, scheme: Literal["strict", "partial"] = "strict") -> float:
+        """Micro F1 under one scheme."""
+        return (self.strict if scheme == "strict" else self.partial).f1.value
+
 
 class DocumentEval(BaseModel):
     """One document's gold, prediction, matches and counts: what the report's drill-down shows."""
@@ -184,6 +189,21 @@ class DocumentEval(BaseModel):
     matches: dict[str, list[Match]]
     fields: dict[str, dict[str, FieldScore]]
     grounded: dict[str, int]
+
+
+class Floor(BaseModel):
+    """What the no-model ``rules`` strategy scores on the same fixtures: the bar a model must clear."""
+
+    f1: dict[str, dict[str, float]] = Field(description="type -> strict/partial -> micro F1")
+    fields: dict[str, dict[str, float | None]] = Field(description="type -> field -> accuracy")
+
+    @classmethod
+    def of(cls, report: EvalReport) -> Floor:
+        """The floor summary of a report made with the rules strategy."""
+        return cls(
+            f1={t: {"strict": s.f1("strict"), "partial": s.f1("partial")} for t, s in report.types.items()},
+            fields={t: {n: f.accuracy for n, f in s.fields.items()} for t, s in report.types.items()},
+        )
 
 
 class EvalReport(BaseModel):
@@ -202,6 +222,7 @@ class EvalReport(BaseModel):
     cost_usd: float | None = None
     latency_s: float = 0.0
     wall_time_s: float | None = None
+    floor: Floor | None = Field(None, description="the rules strategy on the same fixtures")
 
     def f1(self, item_type: str, scheme: Literal["strict", "partial"] = "strict") -> float:
         """Micro F1 of one item type under one scheme."""

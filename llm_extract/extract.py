@@ -10,6 +10,10 @@ Strategies:
   triggers) and small calls whose answers are ``enum``s of those candidates: one call for actor
   kinds, one per cue sentence for speaker, polarity, hedging, event type and status. Every item is a
   span of the source. The default on the embedded model, where one free-form call does not finish.
+* ``rules``: the decomposed pipeline with every model answer replaced by a rule (unknown actor kinds
+  are ``other``; the speaker is the first actor named in the sentence, else the author; polarity,
+  hedging and status follow the cue words). No model, no endpoint: the floor every evaluation keeps,
+  so a model is only credited with what it adds over the rules.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
+from types import SimpleNamespace
 from typing import Any, Literal, TypeVar, cast, get_args
 
 from pydantic import BaseModel, Field, create_model
 
 from llm_extract._config import DEFAULT_LOCAL_MODEL, Settings, resolve_settings
 from llm_extract.backends.local import LocalServer
-from llm_extract.candidates import ActorCandidate, actor_candidates, is_headline, sentence_cues
+from llm_extract.candidates import ActorCandidate, SentenceCues, actor_candidates, is_headline, sentence_cues
 from llm_extract.client import CallStats, ModelClient
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
 from llm_extract.errors import ExtractError, InputError
@@ -76,7 +81,7 @@ class Extractor:
         self._client: ModelClient | None = None
 
     @property
-    def strategy(self) -> Literal["single", "decomposed"]:
+    def strategy(self) -> Literal["single", "decomposed", "rules"]:
         """The strategy in use: the setting, or the per-endpoint default."""
         if self.settings.strategy != "auto":
             return self.settings.strategy
@@ -85,13 +90,15 @@ class Extractor:
     @property
     def grounding(self) -> Literal["aligned", "constrained"]:
         """The grounding mode in use (``decomposed`` is always constrained)."""
-        if self.strategy == "decomposed":
+        if self.strategy in ("decomposed", "rules"):
             return "constrained"
         return "aligned" if self.settings.grounding == "auto" else self.settings.grounding
 
     @property
     def model(self) -> str:
-        """The model name sent to the endpoint."""
+        """The model name sent to the endpoint (``rules`` when no model is used)."""
+        if self.strategy == "rules":
+            return "rules"
         if self.settings.model:
             return self.settings.model
         return DEFAULT_LOCAL_MODEL if self.settings.endpoint != "openai" else "gpt-4o-mini"
@@ -133,8 +140,10 @@ class Extractor:
     def extract(self, document: Document | str, **fields: Any) -> Extraction:
         """Extract from one document (or text plus ``id``/``title``/``published``)."""
         doc = _as_document(document, **fields)
-        client = self.client()
         stats = CallStats()
+        if self.strategy == "rules":
+            return _run_sync(self._extract(doc, _no_model, stats))
+        client = self.client()
 
         async def ask(model: type[T], messages: list[dict[str, str]]) -> T:
             # The sync path runs the same pipeline code; nothing awaits for real here.
@@ -145,8 +154,10 @@ class Extractor:
     async def aextract(self, document: Document | str, **fields: Any) -> Extraction:
         """Async ``extract``."""
         doc = _as_document(document, **fields)
-        client = self.client()
         stats = CallStats()
+        if self.strategy == "rules":
+            return await self._extract(doc, _no_model, stats)
+        client = self.client()
 
         async def ask(model: type[T], messages: list[dict[str, str]]) -> T:
             return await client.aask(model, messages, stats=stats, max_reasks=self.settings.max_reasks)
@@ -156,8 +167,10 @@ class Extractor:
     async def _extract(self, doc: Document, ask: Ask[Any], stats: CallStats) -> Extraction:
         started = time.perf_counter()
         try:
-            if self.strategy == "decomposed":
-                actors, events, claims = await _decomposed(doc, self.prompt, ask)
+            if self.strategy in ("decomposed", "rules"):
+                actors, events, claims = await _decomposed(
+                    doc, self.prompt, ask, rules=self.strategy == "rules"
+                )
             else:
                 actors, events, claims = await _single(doc, self.prompt, ask, self.grounding, self.settings)
         except ExtractError as exc:
@@ -172,7 +185,7 @@ class Extractor:
             prompt_version=self.prompt.version,
             prompt_hash=self.prompt.content_hash,
             model=self.model,
-            endpoint=self.settings.endpoint,
+            endpoint="none" if self.strategy == "rules" else self.settings.endpoint,
             strategy=self.strategy,
             grounding=self.grounding,
             usage=stats.usage,
@@ -182,6 +195,10 @@ class Extractor:
             transport_retries=stats.transport_retries,
         )
         return Extraction(document_id=doc.id, actors=actors, events=events, claims=claims, metadata=metadata)
+
+
+async def _no_model(model: type[T], messages: list[dict[str, str]]) -> T:
+    raise AssertionError("the rules strategy never asks a model")  # pragma: no cover
 
 
 def _run_sync(coroutine: Awaitable[Extraction]) -> Extraction:
@@ -254,7 +271,7 @@ def _location(text: str, lo: int, hi: int, after: int) -> str | None:
 
 
 async def _decomposed(
-    doc: Document, prompt: Prompt, ask: Ask[Any]
+    doc: Document, prompt: Prompt, ask: Ask[Any], *, rules: bool = False
 ) -> tuple[list[Actor], list[Event], list[Claim]]:
     text = doc.text
     spans = sentences(text)
@@ -262,14 +279,14 @@ async def _decomposed(
     system = {"role": "system", "content": prompt.render("system", **_context(doc))}
 
     unknown = [c for c in candidates if c.kind is None]
-    if unknown:
+    if unknown and not rules:
         kinds_model = create_model(  # type: ignore[call-overload]
             "ActorKinds", **{c.id: (ActorKind, ...) for c in unknown}
         )
         question = prompt.render("steps.actors", candidates=unknown, **_context(doc))
-        answer = await ask(kinds_model, [system, {"role": "user", "content": question}])
+        kinds = await ask(kinds_model, [system, {"role": "user", "content": question}])
         for c in unknown:
-            c.kind = getattr(answer, c.id)
+            c.kind = getattr(kinds, c.id)
 
     actors = [
         Actor(
@@ -304,17 +321,21 @@ async def _decomposed(
             trigger = {"word": text[start:end], "type": suggested}
             fields["event_type"] = (Literal[(suggested, "other")], ...)
             fields["status"] = (EventStatus, ...)
-        question = prompt.render(
-            "steps.sentence",
-            sentence=sentence.text,
-            previous=previous.text if previous else None,
-            actors=nearby,
-            triggers=trigger,
-            **_context(doc),
-        )
-        answer = await ask(
-            create_model("SentenceAnswer", **fields), [system, {"role": "user", "content": question}]
-        )
+        answer: Any
+        if rules:
+            answer = _rule_answer(cues, here, sentence)
+        else:
+            question = prompt.render(
+                "steps.sentence",
+                sentence=sentence.text,
+                previous=previous.text if previous else None,
+                actors=nearby,
+                triggers=trigger,
+                **_context(doc),
+            )
+            answer = await ask(
+                create_model("SentenceAnswer", **fields), [system, {"role": "user", "content": question}]
+            )
 
         speaker = getattr(answer, "speaker", None)
         claimant = None if speaker in (None, "author") else speaker
@@ -351,6 +372,24 @@ async def _decomposed(
                 )
             )
     return actors, events, claims
+
+
+def _rule_answer(cues: SentenceCues, here: list[ActorCandidate], sentence: Span) -> SimpleNamespace:
+    """What the rules answer in place of the model for one sentence (the ``rules`` strategy)."""
+    first = min(here, key=lambda c: _first_in(c, sentence), default=None)
+    if cues.hypothetical:
+        status: EventStatus = "hypothetical"
+    elif cues.planned:
+        status = "planned"
+    else:
+        status = "denied" if cues.denied else "occurred"
+    return SimpleNamespace(
+        speaker=first.id if first else "author",
+        polarity="denied" if cues.denied else "asserted",
+        hedged=cues.hedged,
+        event_type=cues.trigger[2] if cues.trigger else "other",
+        status=status,
+    )
 
 
 def _first_in(candidate: ActorCandidate, sentence: Span) -> int:

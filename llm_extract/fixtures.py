@@ -38,7 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llm_extract.errors import FixtureError
-from llm_extract.schema import Actor, Claim, Document, Event, _check_references
+from llm_extract.schema import Actor, Claim, Document, Event, check_references
 
 __all__ = ["Fixture", "GoldLabels", "check_fixtures", "load_fixture", "load_fixtures"]
 
@@ -72,11 +72,7 @@ class GoldLabels(BaseModel):
                         f"event {event.id}: date value {event.date.value!r} does not fit precision "
                         f"{event.date.precision!r}"
                     )
-        _check_references(
-            {a.id for a in self.actors},
-            [(e.id, [p.actor_id for p in e.participants]) for e in self.events],
-            [(c.id, c.claimant) for c in self.claims],
-        )
+        check_references(self)
         return self
 
 

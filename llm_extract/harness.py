@@ -15,12 +15,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from llm_extract.errors import ExtractError
-from llm_extract.evaluate import EvalReport, MatchConfig, Metric, evaluate
+from llm_extract.evaluate import EvalReport, Floor, MatchConfig, Metric, evaluate
 from llm_extract.extract import Extractor
 from llm_extract.fixtures import Fixture, load_fixtures
 from llm_extract.schema import Extraction, Usage
 
-__all__ = ["Baseline", "Pricing", "compare_baseline", "make_baseline", "run_eval"]
+__all__ = ["Baseline", "Pricing", "compare_baseline", "make_baseline", "rule_floor", "run_eval"]
 
 Scheme = Literal["strict", "partial"]
 
@@ -44,13 +44,15 @@ def run_eval(
     extractor: Extractor | None = None,
     config: MatchConfig | None = None,
     pricing: Pricing | None = None,
+    floor: bool = True,
     on_document: Callable[[Fixture, Extraction | None, ExtractError | None], None] | None = None,
     **settings: Any,
 ) -> EvalReport:
     """Extract every fixture with ``prompt`` (and any extractor settings) and score the results.
 
     A document whose extraction fails scores as an empty prediction (every gold item a miss) and is
-    counted in ``EvalReport.errors``; the tokens it spent still count.
+    counted in ``EvalReport.errors``; the tokens it spent still count. With ``floor`` (the default)
+    the no-model ``rules`` strategy is scored on the same fixtures too, as ``EvalReport.floor``.
     """
     source = str(fixtures) if isinstance(fixtures, str | Path) else None
     items = load_fixtures(fixtures) if isinstance(fixtures, str | Path) else list(fixtures)
@@ -93,8 +95,17 @@ def run_eval(
             "usage": usage,
             "cost_usd": cost,
             "wall_time_s": round(time.perf_counter() - started, 3),
+            "floor": rule_floor(items, config=config) if floor else None,
         }
     )
+
+
+def rule_floor(fixtures: Iterable[Fixture], *, config: MatchConfig | None = None) -> Floor:
+    """Score the no-model ``rules`` strategy on ``fixtures`` (milliseconds: no model is called)."""
+    items = list(fixtures)
+    with Extractor(strategy="rules") as rules:
+        predictions = [rules.extract(f.document) for f in items]
+    return Floor.of(evaluate(predictions, items, config=config))
 
 
 class Baseline(BaseModel):

@@ -256,8 +256,10 @@ class RunMetadata(BaseModel):
     prompt_version: str
     prompt_hash: str
     model: str
-    endpoint: Literal["embedded", "openai", "openai-compatible"]
-    strategy: Literal["single", "decomposed"]
+    endpoint: Literal["embedded", "openai", "openai-compatible", "none"] = Field(
+        description="none: the rules strategy, which calls no model"
+    )
+    strategy: Literal["single", "decomposed", "rules"]
     grounding: Literal["aligned", "constrained"]
     schema_version: str = SCHEMA_VERSION
     usage: Usage = Field(default_factory=Usage)
@@ -280,11 +282,7 @@ class Extraction(BaseModel):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Extraction:
-        _check_references(
-            {a.id for a in self.actors},
-            [(e.id, [p.actor_id for p in e.participants]) for e in self.events],
-            [(c.id, c.claimant) for c in self.claims],
-        )
+        check_references(self)
         return self
 
 
@@ -344,12 +342,21 @@ class DraftExtraction(BaseModel):
     @model_validator(mode="after")
     def _references_resolve(self) -> DraftExtraction:
         # Raising here makes instructor re-ask the model with the message, instead of dropping items.
-        _check_references(
-            {a.id for a in self.actors},
-            [(e.id, [p.actor_id for p in e.participants]) for e in self.events],
-            [(c.id, c.claimant) for c in self.claims],
-        )
+        check_references(self)
         return self
+
+
+def check_references(labels: Any) -> None:
+    """Raise ``ValueError`` naming every participant or claimant id that is not an actor id.
+
+    ``labels`` is anything with ``actors``, ``events`` and ``claims`` lists shaped like the models
+    here (Extraction, DraftExtraction, gold labels).
+    """
+    _check_references(
+        {a.id for a in labels.actors},
+        [(e.id, [p.actor_id for p in e.participants]) for e in labels.events],
+        [(c.id, c.claimant) for c in labels.claims],
+    )
 
 
 def _check_references(

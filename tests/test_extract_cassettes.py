@@ -113,3 +113,29 @@ def test_single_call_fails_loudly_on_the_tiny_model(grounding: str, endpoint: st
     # Both attempts ran to the 600-token limit: the tokens spent are reported with the failure.
     assert error.usage.completion_tokens == 1200
     assert error.usage.prompt_tokens > 0
+
+
+@pytest.mark.parametrize("name", sorted(ARTICLES))
+def test_rules_strategy_needs_no_model(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The no-model floor: same candidates as decomposed, answers from cue words, no endpoint at all."""
+    monkeypatch.setenv("LLM_EXTRACT_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens: never used
+    doc = _document(name)
+    with Extractor(strategy="rules") as extractor:
+        first = extractor.extract(doc)
+        second = asyncio.run(extractor.aextract(doc))
+        assert extractor._client is None
+        assert extractor._server is None
+    _assert_grounded(first, doc.text)
+    meta = first.metadata
+    assert (meta.strategy, meta.endpoint, meta.model, meta.model_calls) == ("rules", "none", "rules", 0)
+    assert meta.usage.total_tokens == 0
+    assert first.model_dump(exclude={"metadata"}) == second.model_dump(exclude={"metadata"})
+    # Cue words decide: a claim is denied exactly when its sentence has a denial cue.
+    from llm_extract.candidates import sentence_cues
+    from llm_extract.segment import sentences
+
+    spans = {s.start: s for s in sentences(doc.text)}
+    for claim in first.claims:
+        assert claim.polarity == (
+            "denied" if sentence_cues(spans[claim.evidence.start]).denied else "asserted"
+        )

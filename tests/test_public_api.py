@@ -34,6 +34,7 @@ PUBLIC_NAMES = {
     "render_html",
     "render_markdown",
     "render_table",
+    "rule_floor",
     "run_eval",
     "Claim",
     "ConfigError",

@@ -286,3 +286,30 @@ def test_actor_kind_is_a_closed_vocabulary() -> None:
     with pytest.raises(ValidationError):
         Actor(id="A1", name="Kim", kind="dictator")  # type: ignore[arg-type]
     assert Actor(id="A1", name="Kim").kind == "other"
+
+
+def test_extraction_json_round_trips_with_computed_flags() -> None:
+    """Output JSON (which carries computed ``grounded`` flags) reads back into the same Extraction."""
+    from llm_extract.schema import Actor, Evidence, Extraction, RunMetadata
+
+    found = Evidence(quote="Acme", start=0, end=4, alignment="exact", score=100.0)
+    extraction = Extraction(
+        document_id="d",
+        actors=[Actor(id="A1", name="Acme", mentions=[found, Evidence(quote="Acne Corp")])],
+        metadata=RunMetadata(
+            prompt_name="news",
+            prompt_version="v1",
+            prompt_hash="h",
+            model="m",
+            endpoint="embedded",
+            strategy="decomposed",
+            grounding="constrained",
+        ),
+    )
+    data = extraction.model_dump(mode="json")
+    assert data["actors"][0]["grounded"] is True
+    assert data["actors"][0]["mentions"][1]["grounded"] is False
+    assert Extraction.model_validate_json(extraction.model_dump_json()) == extraction
+    # A stored flag is never trusted: it is re-derived from the alignment.
+    data["actors"][0]["mentions"][1]["grounded"] = True
+    assert Extraction.model_validate(data).actors[0].mentions[1].grounded is False

@@ -46,6 +46,14 @@ def _ci(metric: Metric) -> str:
     return f"{_pct(metric.value)} [{_pct(metric.low)}–{_pct(metric.high)}]"
 
 
+def _floor_f1(report: EvalReport, item_type: str) -> str:
+    """Strict / partial F1 of the rules floor, or a dash when the run has none."""
+    if report.floor is None:
+        return "–"
+    f1 = report.floor.f1[item_type]
+    return f"{_pct(f1['strict'])} / {_pct(f1['partial'])}"
+
+
 def _md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -54,6 +62,7 @@ for _env in (_ENV, _MD):
     _env.filters["pct"] = _pct
     _env.filters["ci"] = _ci
     _env.filters["md"] = _md_cell
+    _env.globals["floor_f1"] = _floor_f1
 
 
 @dataclass
@@ -188,6 +197,7 @@ def render_table(report: EvalReport) -> Group:
         scores.add_column(column, justify="right" if column != "type" else "left")
     for column in ("strict P", "strict R", "strict F1 [95% CI]", "partial F1 [95% CI]", "macro F1"):
         scores.add_column(column, justify="right")
+    scores.add_column("rules floor F1", justify="right")
     scores.add_column("grounded", justify="right")
     for t in ITEM_TYPES:
         s = report.types[t]
@@ -200,15 +210,18 @@ def render_table(report: EvalReport) -> Group:
             _ci(s.strict.f1),
             _ci(s.partial.f1),
             _pct(s.strict.macro_f1),
+            _floor_f1(report, t),
             _pct(s.grounding_rate),
         )
     fields = Table(title="per-field accuracy on matched pairs (%, n)")
     fields.add_column("field")
     fields.add_column("accuracy", justify="right")
     fields.add_column("n", justify="right")
+    fields.add_column("rules floor", justify="right")
     for t in ITEM_TYPES:
         for name, score in report.types[t].fields.items():
-            fields.add_row(f"{t}.{name}", _pct(score.accuracy), str(score.total))
+            floor = _pct(report.floor.fields[t][name]) if report.floor else "–"
+            fields.add_row(f"{t}.{name}", _pct(score.accuracy), str(score.total), floor)
     cost = "n/a (no pricing)" if report.cost_usd is None else f"${report.cost_usd:.4f}"
     run = Table.grid(padding=(0, 2))
     run.add_row(
