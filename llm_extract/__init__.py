@@ -1,6 +1,9 @@
 """llm-extract: grounded, typed records of actors, events and claims from news articles."""
 
 from llm_extract._config import Settings
+from llm_extract.batch import BatchResult, BatchSummary, ErrorRecord, aextract_batch, extract_batch, run_batch
+from llm_extract.cache import ResultCache
+from llm_extract.cost import Pricing
 from llm_extract.documents import load_documents
 from llm_extract.errors import (
     BackendError,
@@ -18,7 +21,7 @@ from llm_extract.errors import (
 from llm_extract.evaluate import EvalReport, MatchConfig, evaluate
 from llm_extract.extract import Extractor, extract
 from llm_extract.fixtures import Fixture, GoldLabels, check_fixtures, load_fixtures
-from llm_extract.harness import Baseline, Pricing, compare_baseline, make_baseline, rule_floor, run_eval
+from llm_extract.harness import Baseline, compare_baseline, make_baseline, rule_floor, run_eval
 from llm_extract.prompts import Prompt, list_prompts, load_prompt
 from llm_extract.report import render_html, render_markdown, render_table
 from llm_extract.schema import Actor, Claim, Document, Event, EventDate, Evidence, Extraction, Participant
@@ -29,9 +32,12 @@ __all__ = [
     "Actor",
     "BackendError",
     "Baseline",
+    "BatchResult",
+    "BatchSummary",
     "Claim",
     "ConfigError",
     "Document",
+    "ErrorRecord",
     "EvalReport",
     "Event",
     "EventDate",
@@ -52,13 +58,16 @@ __all__ = [
     "PromptNotFoundError",
     "PromptRenderError",
     "PromptValidationError",
+    "ResultCache",
     "Settings",
     "TransportError",
     "__version__",
+    "aextract_batch",
     "check_fixtures",
     "compare_baseline",
     "evaluate",
     "extract",
+    "extract_batch",
     "list_prompts",
     "load_documents",
     "load_fixtures",
@@ -68,5 +77,6 @@ __all__ = [
     "render_markdown",
     "render_table",
     "rule_floor",
+    "run_batch",
     "run_eval",
 ]

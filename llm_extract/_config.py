@@ -35,6 +35,14 @@ class Settings:
     max_tokens: int = 1024
     n_ctx: int = 4096
     threads: int | None = None
+    # Long documents are split into chunks of at most this many characters (None: fit the context).
+    chunk_chars: int | None = None
+    chunk_overlap: int = 400
+    # Client-side limits per minute (None: unlimited); a 429's Retry-After pauses every request.
+    rpm: float | None = None
+    tpm: float | None = None
+    cache_dir: Path | None = None
+    prices: Path | None = None
 
     @property
     def endpoint(self) -> EndpointKind:
@@ -59,6 +67,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+_PATHS = ("model_path", "cache_dir", "prices")
+
+
 def resolve_settings(**arguments: Any) -> Settings:
     """Build ``Settings``: a non-None argument wins, then ``LLM_EXTRACT_<NAME>``, then the default.
 
@@ -76,7 +87,7 @@ def resolve_settings(**arguments: Any) -> Settings:
         if value is not None:
             if f.name in _CHOICES and value not in _CHOICES[f.name]:
                 raise ConfigError(f"{f.name} must be one of {', '.join(_CHOICES[f.name])}, not {value!r}")
-            values[f.name] = Path(value) if f.name == "model_path" else value
+            values[f.name] = Path(value) if f.name in _PATHS else value
     if arguments:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(arguments))}")
     return Settings(**values)

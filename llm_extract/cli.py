@@ -6,23 +6,26 @@ import json
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from llm_extract import (
     Baseline,
+    BatchResult,
+    BatchSummary,
     EvalReport,
     ExtractError,
     Extraction,
-    Extractor,
     Pricing,
     __version__,
     check_fixtures,
     compare_baseline,
     evaluate,
+    extract_batch,
     load_documents,
     load_fixtures,
     make_baseline,
@@ -30,11 +33,23 @@ from llm_extract import (
     render_markdown,
     render_table,
     rule_floor,
+    run_batch,
     run_eval,
 )
 from llm_extract.backends import LocalServer
 
-_SETTINGS = ("prompt", "model", "base_url", "model_path", "strategy", "grounding", "unmatched")
+_SETTINGS = (
+    "prompt",
+    "model",
+    "base_url",
+    "model_path",
+    "strategy",
+    "grounding",
+    "unmatched",
+    "cache_dir",
+    "rpm",
+    "tpm",
+)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,47 +95,166 @@ def main() -> None:
 )
 @click.option("--published", help="Publication date (YYYY-MM-DD) for plain-text input.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here instead of stdout.")
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl"]), default="json", show_default=True)
-def extract(source: str, published: str | None, out: str | None, fmt: str, **options: Any) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "jsonl"]),
+    default="json",
+    show_default=True,
+    help="json: the extraction(s); jsonl: a result line per document (ok or error) as each finishes.",
+)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 512), default=4, show_default=True, help="Documents at once."
+)
+@click.option(
+    "--resume", is_flag=True, help="Continue an interrupted --out JSONL: only missing documents run."
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Result cache (LLM_EXTRACT_CACHE_DIR).")
+@click.option("--rpm", type=float, help="Requests per minute at most (LLM_EXTRACT_RPM).")
+@click.option("--tpm", type=float, help="Tokens per minute at most (LLM_EXTRACT_TPM).")
+@click.option(
+    "--max-cost", type=click.FloatRange(min=0), help="Start no new document once this many USD are spent."
+)
+@click.option(
+    "--price-input",
+    type=click.FloatRange(min=0),
+    help="USD per million prompt tokens (else the price table).",
+)
+@click.option("--price-output", type=click.FloatRange(min=0), help="USD per million completion tokens.")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar on stderr (default: when a terminal)."
+)
+def extract(
+    source: str,
+    published: str | None,
+    out: str | None,
+    fmt: str,
+    concurrency: int,
+    resume: bool,
+    overwrite: bool,
+    no_cache: bool,
+    max_cost: float | None,
+    price_input: float | None,
+    price_output: float | None,
+    progress: bool | None,
+    **options: Any,
+) -> None:
     """Extract from FILE (.txt, .md, .json, .jsonl), every such file in DIR, or - (stdin)."""
+    from rich.console import Console
+
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
-    failures = 0
+    if resume and not (out and fmt == "jsonl"):
+        raise click.UsageError("--resume needs --out FILE with --format jsonl")
     try:
         documents = list(load_documents(source, published=published))
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    stream: TextIO = open(out, "w", encoding="utf-8") if out else sys.stdout  # noqa: SIM115
-    results = []
+    err = Console(stderr=True)
+    batch: dict[str, Any] = {
+        "concurrency": concurrency,
+        "cache": not no_cache,
+        "max_cost": max_cost,
+        "pricing": _pricing(price_input, price_output),
+        **settings,
+    }
+    show = err.is_terminal if progress is None else progress
+    results: list[BatchResult] = []
     try:
-        with Extractor(**settings) as extractor:
-            for document in documents:
-                try:
-                    result = extractor.extract(document)
-                except ExtractError as exc:
-                    failures += 1
-                    click.echo(f"error: {exc}", err=True)
-                    continue
-                if fmt == "jsonl":
-                    stream.write(result.model_dump_json() + "\n")
-                    stream.flush()
-                else:
-                    results.append(result.model_dump(mode="json"))
-        if fmt == "json":
-            json.dump(
-                results[0] if len(documents) == 1 and results else results,
-                stream,
-                indent=2,
-                ensure_ascii=False,
-            )
-            stream.write("\n")
+        with _BatchProgress(err, len(documents), enabled=show) as bar:
+            if fmt == "jsonl" and out:
+                summary = run_batch(
+                    documents, out, resume=resume, overwrite=overwrite, on_result=bar.update, **batch
+                )
+            else:
+                summary = BatchSummary()
+                for result in extract_batch(documents, **batch):
+                    summary.add(result)
+                    bar.update(result, summary)
+                    if fmt == "jsonl":
+                        click.echo(result.model_dump_json())
+                    else:
+                        results.append(result)
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
+    if fmt == "json":
+        order = {d.id: i for i, d in enumerate(documents)}
+        done = sorted((r for r in results if r.extraction), key=lambda r: order.get(r.document_id, 0))
+        payload: Any = [r.extraction.model_dump(mode="json") for r in done if r.extraction]
+        if len(documents) == 1 and payload:
+            payload = payload[0]
+        text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
         if out:
-            stream.close()
-    if failures:
-        click.echo(f"{failures} of {len(documents)} document(s) failed", err=True)
+            Path(out).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+        for r in results:
+            if r.error:
+                err.print(f"error {r.document_id}: {r.error.type}: {r.error.message}", markup=False)
+    _report_summary(err, summary, len(documents))
+    if summary.errors:
         sys.exit(1)
+
+
+def _pricing(price_input: float | None, price_output: float | None) -> Pricing | None:
+    if price_input is None and price_output is None:
+        return None
+    return Pricing(input_per_mtok=price_input or 0.0, output_per_mtok=price_output or 0.0)
+
+
+def _report_summary(err: Any, summary: BatchSummary, total: int) -> None:
+    cost = "unknown (no price for this model)" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+    skipped = total - summary.total
+    err.print(
+        f"{summary.ok} ok, {summary.errors} failed, {summary.cached} from cache"
+        + (f", {skipped} already done" if skipped else "")
+        + f"; {summary.usage.total_tokens:,} tokens, cost {cost}, {summary.wall_time_s:.1f} s",
+        highlight=False,
+    )
+    if summary.errors:
+        err.print(f"{summary.errors} of {total} document(s) failed", highlight=False)
+
+
+class _BatchProgress:
+    """A rich progress bar: done/total, docs/s, ETA, tokens, cost, errors (quiet when disabled)."""
+
+    def __init__(self, console: Any, total: int, *, enabled: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.progress = Progress(
+            TextColumn("extracting"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=console,
+            disable=not enabled,
+        )
+        self.task = self.progress.add_task("extract", total=total, rate="", stats="")
+
+    def update(self, result: BatchResult, summary: BatchSummary) -> None:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        cost = "?" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
+        self.progress.update(
+            self.task,
+            advance=1,
+            rate=f"{summary.total / elapsed:.2f} docs/s",
+            stats=f"{summary.usage.total_tokens:,} tok · {cost} · {summary.errors} errors",
+        )
+        if result.error and self.enabled:
+            message = f"failed {result.document_id}: {result.error.message}"
+            self.progress.console.print(message, markup=False, highlight=False)
+
+    def __enter__(self) -> _BatchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.progress.stop()
 
 
 @main.command()
@@ -187,11 +321,42 @@ def _thresholds(values: tuple[str, ...]) -> dict[tuple[str, str], float]:
 
 
 def _read_predictions(path: str) -> list[Extraction]:
+    """Extractions from a JSONL of extractions or of batch results (error lines score as misses)."""
+    predictions: list[Extraction] = []
+    seen: dict[str, int] = {}
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
-        return [Extraction.model_validate_json(line) for line in lines if line.strip()]
-    except (OSError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{path}: cannot read predictions: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if isinstance(data, dict) and "status" in data:
+                extraction = BatchResult.model_validate(data).extraction
+            else:
+                extraction = Extraction.model_validate(data)
+        except ValueError as exc:
+            first = str(exc).strip().splitlines()[0][:300]
+            raise click.ClickException(f"{path}:{number}: cannot read predictions: {first}") from exc
+        if extraction is None:
+            continue
+        if extraction.document_id in seen:
+            raise click.ClickException(
+                f"{path}:{number}: document {extraction.document_id!r} already predicted on line "
+                f"{seen[extraction.document_id]}"
+            )
+        seen[extraction.document_id] = number
+        predictions.append(extraction)
+    return predictions
+
+
+def _check_writable(*paths: str | None) -> None:
+    """Fail before a paid run, not after it, when an output cannot be written."""
+    for path in paths:
+        if path and not Path(path).resolve().parent.is_dir():
+            raise click.BadParameter(f"{path}: its directory does not exist")
 
 
 @main.command("eval")
@@ -231,8 +396,10 @@ def _read_predictions(path: str) -> list[Extraction]:
     show_default=True,
     help="Also score the no-model rules strategy on the same fixtures, for comparison.",
 )
-@click.option("--price-input", type=float, help="USD per million prompt tokens, for the cost column.")
-@click.option("--price-output", type=float, help="USD per million completion tokens.")
+@click.option(
+    "--price-input", type=click.FloatRange(min=0), help="USD per million prompt tokens, for the cost column."
+)
+@click.option("--price-output", type=click.FloatRange(min=0), help="USD per million completion tokens.")
 def eval_command(
     fixtures: str,
     predictions: str | None,
@@ -249,26 +416,44 @@ def eval_command(
 ) -> None:
     """Score a prompt version against hand-labelled fixtures; exit 1 when a gate fails."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress
 
     gates = _thresholds(min_f1)
+    _check_writable(report, json_out, markdown, write_baseline)
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
-    pricing = None
-    if price_input is not None or price_output is not None:
-        pricing = Pricing(input_per_mtok=price_input or 0.0, output_per_mtok=price_output or 0.0)
+    pricing = _pricing(price_input, price_output)
     console = Console(stderr=True)
+    reference = None
+    if baseline:
+        # Read before the run: a bad baseline file must not waste a paid run.
+        try:
+            reference = Baseline.model_validate_json(Path(baseline).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"{baseline}: not a baseline file: {str(exc).splitlines()[0]}") from exc
     try:
         items = load_fixtures(fixtures)
         if predictions:
             result: EvalReport = evaluate(_read_predictions(predictions), items)
-            result.floor = rule_floor(items) if floor else None
+            result = result.model_copy(
+                update={"fixtures": fixtures, "floor": rule_floor(items) if floor else None}
+            )
+            missing = [d.id for d in result.documents if d.predicted is None]
+            if missing:
+                console.print(
+                    f"warning: no prediction for {len(missing)} document(s): {', '.join(missing)}",
+                    markup=False,
+                )
         else:
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task("extracting", total=len(items))
 
                 def advance(fixture: Any, _result: Any, error: ExtractError | None) -> None:
                     if error is not None:
-                        progress.console.print(f"[red]failed[/red] {fixture.id}: {error}")
+                        # Error text holds [brackets] and raw model output: never rich markup.
+                        progress.console.print(
+                            f"[red]failed[/red] {escape(fixture.id)}: {escape(str(error))}"
+                        )
                     progress.advance(task)
 
                 result = run_eval(
@@ -281,22 +466,24 @@ def eval_command(
     # Piped output has no terminal width; keep the table readable in CI logs instead of 80 columns.
     (out if out.is_terminal else Console(width=170)).print(render_table(result))
     outputs = ((json_out, result.model_dump_json(indent=2)), (markdown, render_markdown(result)))
-    for path, content in (*outputs, (report, render_html(result) if report else "")):
+    baseline_json = make_baseline(result).model_dump_json(indent=2) + "\n" if write_baseline else ""
+    written = (*outputs, (report, render_html(result) if report else ""), (write_baseline, baseline_json))
+    for path, content in written:
         if path:
-            Path(path).write_text(content, encoding="utf-8")
-            console.print(f"wrote {path}")
-    if write_baseline:
-        baseline_json = make_baseline(result).model_dump_json(indent=2) + "\n"
-        Path(write_baseline).write_text(baseline_json, encoding="utf-8")
-        console.print(f"wrote baseline {write_baseline}")
+            try:
+                Path(path).write_text(content, encoding="utf-8")
+            except OSError as exc:  # keep going: the other outputs and the gates still matter
+                console.print(f"[red]cannot write[/red] {escape(path)}: {escape(str(exc))}")
+                continue
+            console.print(f"wrote {escape(path)}", highlight=False)
     failures = [
         f"{t} {scheme} F1 {result.f1(t, 'partial' if scheme == 'partial' else 'strict'):.3f} < {x:.3f}"
         for (t, scheme), x in gates.items()
         if result.f1(t, "partial" if scheme == "partial" else "strict") < x
     ]
-    if baseline:
-        failures += compare_baseline(result, Baseline.model_validate_json(Path(baseline).read_text("utf-8")))
+    if reference is not None:
+        failures += compare_baseline(result, reference)
     for failure in failures:
-        console.print(f"[red]gate failed[/red]: {failure}")
+        console.print(f"[red]gate failed[/red]: {escape(failure)}")
     if failures:
         sys.exit(1)

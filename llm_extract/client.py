@@ -10,10 +10,15 @@ Two retry layers, kept apart on purpose:
 
 Every HTTP response's token usage is counted into the ``CallStats`` of the current call, so totals
 include re-asks and retries.
+
+Client-side rate limits (``RateLimiter``: requests and tokens per minute, aiolimiter leaky buckets)
+apply to every HTTP request of the async path, retries and re-asks included; a ``Retry-After`` from
+the server pauses every request of the client, not just the one that was refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import email.utils
 import time
@@ -24,6 +29,7 @@ from typing import Any, TypeVar
 
 import instructor
 import openai
+from aiolimiter import AsyncLimiter
 from instructor.core.exceptions import InstructorRetryException
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
@@ -32,7 +38,7 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 from llm_extract.errors import ModelOutputError, TransportError
 from llm_extract.schema import Usage
 
-__all__ = ["CallStats", "ModelClient", "is_transient"]
+__all__ = ["CallStats", "ModelClient", "RateLimiter", "is_transient"]
 
 T = TypeVar("T", bound=BaseModel)
 _MAX_WAIT = 60.0
@@ -122,6 +128,55 @@ def _raw_output(exc: InstructorRetryException) -> str | None:
     return message.content  # type: ignore[no-any-return]
 
 
+def _estimate_tokens(kwargs: dict[str, Any]) -> int:
+    # About four characters a token for English prose; the exact count comes back in the response.
+    chars = sum(len(str(m.get("content") or "")) for m in kwargs.get("messages", []))
+    chars += len(str(kwargs.get("tools") or ""))
+    return max(1, chars // 4)
+
+
+class RateLimiter:
+    """Requests and tokens per minute shared by every concurrent call of one client."""
+
+    def __init__(self, rpm: float | None = None, tpm: float | None = None) -> None:
+        self.rpm, self.tpm = rpm, tpm
+        self._resume_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._requests: AsyncLimiter | None = None
+        self._tokens: AsyncLimiter | None = None
+
+    def _buckets(self) -> tuple[AsyncLimiter | None, AsyncLimiter | None]:
+        # aiolimiter's waiters belong to one event loop; a new loop (a new sync batch) gets new buckets.
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop = loop
+            self._requests = AsyncLimiter(self.rpm, 60) if self.rpm else None
+            self._tokens = AsyncLimiter(self.tpm, 60) if self.tpm else None
+        return self._requests, self._tokens
+
+    async def before(self, kwargs: dict[str, Any]) -> int:
+        """Wait for a pause to end and for room in both buckets; return the tokens charged."""
+        while (wait := self._resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+        requests, tokens = self._buckets()
+        if requests is not None:
+            await requests.acquire()
+        estimate = _estimate_tokens(kwargs)
+        if tokens is not None:
+            await tokens.acquire(min(estimate, tokens.max_rate))
+        return estimate
+
+    async def after(self, total_tokens: int, charged: int) -> None:
+        """Charge the tokens the response used beyond the estimate (the completion, mostly)."""
+        _, tokens = self._buckets()
+        if tokens is not None and total_tokens > charged:
+            await tokens.acquire(min(total_tokens - charged, tokens.max_rate))
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (a server's Retry-After)."""
+        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+
 class ModelClient:
     """One endpoint and model, with sync and async structured calls."""
 
@@ -135,8 +190,10 @@ class ModelClient:
         transport_retries: int = 4,
         temperature: float = 0.0,
         max_tokens: int = 1024,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.model = model
+        self.limiter = limiter
         self.base_url = base_url
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -144,18 +201,39 @@ class ModelClient:
         # openai's own retries are off: tenacity below is the one transport retry layer.
         key = api_key or "not-needed"  # local servers ignore the key but the client requires one
         self._sync = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
-        self._async = openai.AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
+        self._async_args: dict[str, Any] = {
+            "base_url": base_url,
+            "api_key": key,
+            "timeout": timeout,
+            "max_retries": 0,
+        }
+        self._async: openai.AsyncOpenAI | None = None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
         self._create = instructor.patch(create=self._send, mode=instructor.Mode.TOOLS)
         self._acreate = instructor.patch(create=self._asend, mode=instructor.Mode.TOOLS)
 
     def _retrying(self) -> dict[str, Any]:
+        def before_sleep(state: RetryCallState) -> None:
+            _before_retry(state)
+            asked = _retry_after(state.outcome.exception() if state.outcome else None)
+            if asked is not None and self.limiter is not None:
+                self.limiter.pause(min(asked, _MAX_WAIT))
+
         return {
             "retry": retry_if_exception(is_transient),
             "wait": _WaitRetryAfter(),
             "stop": stop_after_attempt(self.transport_retries + 1),
-            "before_sleep": _before_retry,
+            "before_sleep": before_sleep,
             "reraise": True,
         }
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        # An httpx async client is bound to the event loop it first ran on; each loop gets its own.
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async_loop is not loop:
+            self._async = openai.AsyncOpenAI(**self._async_args)
+            self._async_loop = loop
+        return self._async
 
     def _send(self, **kwargs: Any) -> Any:
         for attempt in Retrying(**self._retrying()):
@@ -165,10 +243,17 @@ class ModelClient:
         return response
 
     async def _asend(self, **kwargs: Any) -> Any:
+        client = self._async_client()
+        charged = 0
         async for attempt in AsyncRetrying(**self._retrying()):
             with attempt:
-                response = await self._async.chat.completions.create(**kwargs)
+                if self.limiter is not None:
+                    charged = await self.limiter.before(kwargs)
+                response = await client.chat.completions.create(**kwargs)
         _count(response)
+        if self.limiter is not None:
+            usage = getattr(response, "usage", None)
+            await self.limiter.after(getattr(usage, "total_tokens", 0) or 0, charged)
         return response
 
     def _kwargs(
@@ -208,8 +293,15 @@ class ModelClient:
             return await self._acreate(**self._kwargs(response_model, messages, max_reasks))  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Close the HTTP connections."""
+        """Close the HTTP connections (the async ones are dropped with their event loop)."""
         self._sync.close()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections from inside the event loop that used them."""
+        self._sync.close()
+        if self._async is not None and self._async_loop is asyncio.get_running_loop():
+            await self._async.close()
+        self._async = None
 
 
 @contextmanager

@@ -1,28 +1,32 @@
 """Score predictions against gold labels: pure functions, no I/O and no model calls.
 
 How items are matched (one-to-one per type, per document, by optimal assignment with
-``scipy.optimize.linear_sum_assignment``, which first maximises the number of eligible pairs and then
-their total similarity):
+``scipy.optimize.linear_sum_assignment``; the weights make it maximise first the number of eligible
+pairs, then the number of exact pairs, then the total similarity):
 
 * **Actors.** Names are normalized (accents, case, quote marks and dashes folded; a leading "the"
   and a possessive "'s" dropped; punctuation to spaces). Similarity is the best rapidfuzz
   ``token_sort_ratio`` between any name or alias of the gold actor and any of the predicted one.
   A pair is eligible at ``MatchConfig.actor_threshold`` (85) or above; it is **exact** when some name
-  or alias is identical after normalization, otherwise **partial**.
+  or alias is identical after normalization, otherwise **partial**. Its type is the actor's kind.
 * **Events.** A pair is eligible when the trigger spans share at least ``MatchConfig.min_overlap``
-  characters. Similarity: 0.5 x span IoU + 0.25 x same type + 0.25 x participants F1. Exact when the
-  spans are identical once surrounding whitespace and punctuation are trimmed, otherwise partial.
+  characters and their IoU is at least ``MatchConfig.min_iou``. Similarity: 0.5 x span IoU + 0.25 x
+  same type + 0.25 x participants F1. Exact when the spans are identical once surrounding whitespace
+  and punctuation are trimmed, otherwise partial. Its type is the event type.
 * **Claims.** Eligible when the evidence spans overlap as for events. Similarity: 0.5 x span IoU +
   0.25 x statement similarity (rapidfuzz ``token_set_ratio``) + 0.25 x same claimant. Exact and
-  partial as for events.
+  partial as for events. Its type is the claimant (who makes a claim is part of what it is).
 
 Participants and claimants are compared through the actor matching: a predicted actor id counts as
-the gold actor it was matched to; the author (no claimant) equals the author.
+the gold actor it was matched to (an unmatched predicted actor equals no gold actor); the author (no
+claimant) equals the author.
 
-Scores follow nervaluate / SemEval-2013 task 9: with COR exact pairs, PAR partial pairs, ACT
-predicted items and POS gold items, strict precision is COR / ACT and recall COR / POS; partial
-precision is (COR + 0.5 PAR) / ACT and recall (COR + 0.5 PAR) / POS. Nothing to find and nothing
-found scores 1.0; any other empty denominator scores 0.0. Micro scores sum counts over documents;
+Scores follow nervaluate / SemEval-2013 task 9. With ACT predicted items, POS gold items, EXA pairs
+with exact boundaries, STR exact pairs whose type also agrees, and PAR pairs that only overlap:
+strict precision is STR / ACT and recall STR / POS (boundaries and type, as nervaluate's "strict");
+partial precision is (EXA + 0.5 PAR) / ACT and recall (EXA + 0.5 PAR) / POS (boundaries only, half
+credit for overlap, as nervaluate's "partial"). Nothing to find and nothing found scores 1.0; any
+other empty denominator scores 0.0. Micro scores sum counts over documents;
 macro scores average per-document F1 over the documents that have gold or predicted items of the type.
 95 % confidence intervals come from a seeded percentile bootstrap over documents
 (``scipy.stats.bootstrap``), so the same inputs always give the same intervals.
@@ -38,7 +42,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, computed_field
@@ -62,6 +66,7 @@ __all__ = [
     "MatchConfig",
     "Metric",
     "Scores",
+    "Similarity",
     "TypeReport",
     "evaluate",
     "match_items",
@@ -75,7 +80,6 @@ FIELDS: dict[ItemType, tuple[str, ...]] = {
     "events": ("type", "status", "date", "participants"),
     "claims": ("claimant", "polarity", "hedged"),
 }
-_INELIGIBLE = -1e6  # far below any similarity, so the assignment first maximises eligible pairs
 _TRIM = " \t\r\n.,;:!?\"'\u201c\u201d\u2018\u2019()[]\u2013\u2014-"
 
 
@@ -86,6 +90,7 @@ class MatchConfig(BaseModel):
 
     actor_threshold: float = Field(85.0, ge=0, le=100, description="min name similarity (0-100)")
     min_overlap: int = Field(1, ge=1, description="characters two spans must share to be matched")
+    min_iou: float = Field(0.1, ge=0, le=1, description="min intersection over union of two matched spans")
     bootstrap_resamples: int = Field(2000, ge=100)
     seed: int = 20241117
 
@@ -95,27 +100,29 @@ class Counts(BaseModel):
 
     gold: int = 0
     predicted: int = 0
-    correct: int = 0
-    partial: int = 0
+    exact: int = Field(0, description="matched pairs with exact boundaries (or an identical name)")
+    partial: int = Field(0, description="matched pairs that only overlap (or have a similar name)")
+    strict: int = Field(0, description="exact pairs whose type (kind, event type, claimant) agrees too")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def missed(self) -> int:
         """Gold items with no predicted match."""
-        return self.gold - self.correct - self.partial
+        return self.gold - self.exact - self.partial
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def spurious(self) -> int:
         """Predicted items with no gold match."""
-        return self.predicted - self.correct - self.partial
+        return self.predicted - self.exact - self.partial
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
             gold=self.gold + other.gold,
             predicted=self.predicted + other.predicted,
-            correct=self.correct + other.correct,
+            exact=self.exact + other.exact,
             partial=self.partial + other.partial,
+            strict=self.strict + other.strict,
         )
 
 
@@ -158,6 +165,7 @@ class Match(BaseModel):
     gold_id: str
     predicted_id: str
     exact: bool
+    strict: bool = Field(description="exact, and the type (kind, event type, claimant) agrees")
     similarity: float
 
 
@@ -277,22 +285,30 @@ def _set_f1(gold: set[str], predicted: set[str]) -> float:
     return prf(len(gold & predicted), len(predicted), len(gold))[2]
 
 
+class Similarity(NamedTuple):
+    """How a gold and a predicted item compare."""
+
+    eligible: bool
+    exact: bool
+    typed: bool  # the type agrees: kind, event type or claimant
+    score: float
+
+
 def match_items(
-    gold: Sequence[Any],
-    predicted: Sequence[Any],
-    similarity: Callable[[Any, Any], tuple[bool, bool, float]],
-) -> list[tuple[int, int, bool, float]]:
-    """Optimal one-to-one pairs by ``similarity(g, p) -> (eligible, exact, score)``: (gi, pi, exact, s)."""
+    gold: Sequence[Any], predicted: Sequence[Any], similarity: Callable[[Any, Any], Similarity]
+) -> list[tuple[int, int, Similarity]]:
+    """Optimal one-to-one pairs (gold index, predicted index, similarity) among eligible pairs."""
     if not gold or not predicted:
         return []
     table = [[similarity(g, p) for p in predicted] for g in gold]
-    weights = np.array([[s if ok else _INELIGIBLE for ok, _, s in row] for row in table])
+    # Lexicographic weights: most exact pairs first (an identical span is never traded away, as in
+    # nervaluate), then most eligible pairs, then the highest total similarity (each score <= 1).
+    unit = min(len(gold), len(predicted)) + 1.0
+    weights = np.array(
+        [[unit * unit * s.exact + unit + s.score if s.eligible else -(unit**3) for s in row] for row in table]
+    )
     rows, cols = linear_sum_assignment(weights, maximize=True)
-    return [
-        (int(r), int(c), table[r][c][1], table[r][c][2])
-        for r, c in zip(rows, cols, strict=True)
-        if table[r][c][0]
-    ]
+    return [(int(r), int(c), table[r][c]) for r, c in zip(rows, cols, strict=True) if table[r][c].eligible]
 
 
 class _DocScorer:
@@ -307,12 +323,12 @@ class _DocScorer:
         self.config = config
         self.actor_map: dict[str, str] = {}  # predicted actor id -> gold actor id
 
-    def _actor(self, g: Actor, p: Actor) -> tuple[bool, bool, float]:
+    def _actor(self, g: Actor, p: Actor) -> Similarity:
         gold_names, pred_names = _names(g), _names(p)
         if gold_names & pred_names:
-            return True, True, 1.0
+            return Similarity(True, True, g.kind == p.kind, 1.0)
         best = max((fuzz.token_sort_ratio(a, b) for a in gold_names for b in pred_names), default=0.0)
-        return best >= self.config.actor_threshold, False, best / 100
+        return Similarity(best >= self.config.actor_threshold, False, g.kind == p.kind, best / 100)
 
     def _mapped(self, actor_id: str | None) -> str | None:
         return None if actor_id is None else self.actor_map.get(actor_id, f"unmatched:{actor_id}")
@@ -320,20 +336,24 @@ class _DocScorer:
     def _participants(self, g: Event, p: Event) -> tuple[set[str], set[str]]:
         return {x.actor_id for x in g.participants}, {self._mapped(x.actor_id) or "" for x in p.participants}
 
-    def _event(self, g: Event, p: Event) -> tuple[bool, bool, float]:
-        gs, ps = _span(g.trigger, self.text), _span(p.trigger, self.text)
+    def _spans(self, g: Evidence, p: Evidence) -> tuple[bool, bool, float]:
+        gs, ps = _span(g, self.text), _span(p, self.text)
         shared, iou = _overlap(gs, ps)
+        eligible = shared >= self.config.min_overlap and iou >= self.config.min_iou
+        return eligible, gs is not None and gs == ps, iou
+
+    def _event(self, g: Event, p: Event) -> Similarity:
+        eligible, exact, iou = self._spans(g.trigger, p.trigger)
         gold_ids, pred_ids = self._participants(g, p)
         score = 0.5 * iou + 0.25 * (g.type == p.type) + 0.25 * _set_f1(gold_ids, pred_ids)
-        return shared >= self.config.min_overlap, gs == ps, score
+        return Similarity(eligible, exact, g.type == p.type, score)
 
-    def _claim(self, g: Claim, p: Claim) -> tuple[bool, bool, float]:
-        gs, ps = _span(g.evidence, self.text), _span(p.evidence, self.text)
-        shared, iou = _overlap(gs, ps)
+    def _claim(self, g: Claim, p: Claim) -> Similarity:
+        eligible, exact, iou = self._spans(g.evidence, p.evidence)
         statement = fuzz.token_set_ratio(fold(g.statement).text, fold(p.statement).text) / 100
         same_claimant = g.claimant == self._mapped(p.claimant)
         score = 0.5 * iou + 0.25 * statement + 0.25 * same_claimant
-        return shared >= self.config.min_overlap, gs == ps, score
+        return Similarity(eligible, exact, same_claimant, score)
 
     def score(self) -> tuple[dict[str, Counts], dict[str, list[Match]], dict[str, dict[str, FieldScore]]]:
         counts: dict[str, Counts] = {}
@@ -346,16 +366,26 @@ class _DocScorer:
         ):
             pairs = match_items(gold, pred, similarity)
             if item_type == "actors":
-                self.actor_map = {pred[pi].id: gold[gi].id for gi, pi, _, _ in pairs}
-            exact = sum(1 for *_, is_exact, _ in pairs if is_exact)
+                self.actor_map = {pred[pi].id: gold[gi].id for gi, pi, _ in pairs}
+            exact = sum(1 for *_, s in pairs if s.exact)
             counts[item_type] = Counts(
-                gold=len(gold), predicted=len(pred), correct=exact, partial=len(pairs) - exact
+                gold=len(gold),
+                predicted=len(pred),
+                exact=exact,
+                partial=len(pairs) - exact,
+                strict=sum(1 for *_, s in pairs if s.exact and s.typed),
             )
             matches[item_type] = [
-                Match(gold_id=gold[gi].id, predicted_id=pred[pi].id, exact=e, similarity=round(s, 4))
-                for gi, pi, e, s in pairs
+                Match(
+                    gold_id=gold[gi].id,
+                    predicted_id=pred[pi].id,
+                    exact=s.exact,
+                    strict=s.exact and s.typed,
+                    similarity=round(s.score, 4),
+                )
+                for gi, pi, s in pairs
             ]
-            fields[item_type] = self._fields(item_type, [(gold[gi], pred[pi]) for gi, pi, _, _ in pairs])
+            fields[item_type] = self._fields(item_type, [(gold[gi], pred[pi]) for gi, pi, _ in pairs])
         return counts, matches, fields
 
     def _fields(self, item_type: str, pairs: list[tuple[Any, Any]]) -> dict[str, FieldScore]:
@@ -414,8 +444,8 @@ def _micro(kind: str, weight: float) -> Callable[..., Any]:
     """A vectorized statistic over per-document count arrays, for ``scipy.stats.bootstrap``."""
     index = {"precision": 0, "recall": 1, "f1": 2}[kind]
 
-    def statistic(correct: Any, partial: Any, predicted: Any, gold: Any, axis: int = -1) -> Any:
-        hit = np.sum(correct, axis=axis) + weight * np.sum(partial, axis=axis)
+    def statistic(full: Any, partial: Any, predicted: Any, gold: Any, axis: int = -1) -> Any:
+        hit = np.sum(full, axis=axis) + weight * np.sum(partial, axis=axis)
         act, pos = np.sum(predicted, axis=axis), np.sum(gold, axis=axis)
         with np.errstate(divide="ignore", invalid="ignore"):
             p = np.where(act > 0, hit / np.maximum(act, 1), np.where(pos > 0, 0.0, 1.0))
@@ -426,12 +456,21 @@ def _micro(kind: str, weight: float) -> Callable[..., Any]:
     return statistic
 
 
-def _scores(per_doc: list[Counts], weight: float, config: MatchConfig) -> Scores:
+def _hits(counts: Counts, scheme: Literal["strict", "partial"]) -> tuple[int, int]:
+    """Full-credit and half-credit pairs under a scheme."""
+    return (counts.strict, 0) if scheme == "strict" else (counts.exact, counts.partial)
+
+
+def _scores(per_doc: list[Counts], scheme: Literal["strict", "partial"], config: MatchConfig) -> Scores:
+    weight = 0.5
     total = sum(per_doc, Counts())
-    values = prf(total.correct + weight * total.partial, total.predicted, total.gold)
-    data = tuple(
-        np.array([getattr(c, k) for c in per_doc], dtype=float)
-        for k in ("correct", "partial", "predicted", "gold")
+    full, half = _hits(total, scheme)
+    values = prf(full + weight * half, total.predicted, total.gold)
+    data = (
+        np.array([_hits(c, scheme)[0] for c in per_doc], dtype=float),
+        np.array([_hits(c, scheme)[1] for c in per_doc], dtype=float),
+        np.array([c.predicted for c in per_doc], dtype=float),
+        np.array([c.gold for c in per_doc], dtype=float),
     )
     metrics = []
     for kind, value in zip(("precision", "recall", "f1"), values, strict=True):
@@ -449,7 +488,9 @@ def _scores(per_doc: list[Counts], weight: float, config: MatchConfig) -> Scores
             low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
         metrics.append(Metric(value=value, low=low, high=high))
     informative = [c for c in per_doc if c.gold or c.predicted]
-    macro = [prf(c.correct + weight * c.partial, c.predicted, c.gold)[2] for c in informative]
+    macro = [
+        prf(_hits(c, scheme)[0] + weight * _hits(c, scheme)[1], c.predicted, c.gold)[2] for c in informative
+    ]
     return Scores(
         precision=metrics[0],
         recall=metrics[1],
@@ -485,8 +526,8 @@ def evaluate(
         }
         types[item_type] = TypeReport(
             counts=total,
-            strict=_scores(per_doc, 0.0, config),
-            partial=_scores(per_doc, 0.5, config),
+            strict=_scores(per_doc, "strict", config),
+            partial=_scores(per_doc, "partial", config),
             fields=fields,
             grounded=grounded,
             grounding_rate=grounded / total.predicted if total.predicted else None,

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, create_model
 from llm_extract._config import DEFAULT_LOCAL_MODEL, Settings, resolve_settings
 from llm_extract.backends.local import LocalServer
 from llm_extract.candidates import ActorCandidate, SentenceCues, actor_candidates, is_headline, sentence_cues
-from llm_extract.client import CallStats, ModelClient
+from llm_extract.client import CallStats, ModelClient, RateLimiter
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
 from llm_extract.errors import ExtractError, InputError
 from llm_extract.grounding import align, fold
@@ -119,6 +119,7 @@ class Extractor:
                 transport_retries=s.transport_retries,
                 temperature=s.temperature,
                 max_tokens=s.max_tokens,
+                limiter=RateLimiter(s.rpm, s.tpm) if s.rpm or s.tpm else None,
             )
         return self._client
 
@@ -130,6 +131,13 @@ class Extractor:
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    async def aclose(self) -> None:
+        """Async ``close``: also closes the async connections on the running event loop."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        self.close()
 
     def __enter__(self) -> Extractor:
         return self

@@ -100,6 +100,18 @@ class _Loader(yaml.SafeLoader):
     """YAML without implicit timestamps: dates stay strings, so pydantic parses them as declared."""
 
 
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    # PyYAML keeps the last of two equal keys; two `actors:` blocks would silently lose labels.
+    keys = [loader.construct_object(key) for key, _ in node.value]
+    repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"repeated key(s) {', '.join(repeated)}", node.start_mark
+        )
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -167,7 +179,7 @@ class _Resolver:
                 if not isinstance(item, dict):
                     self.problems.append(f"gold.{key}[{n}]: must be a mapping")
                     continue
-                where = f"gold.{key}[{item.get('id', n)}].{field}"
+                where = f"gold.{key}[{n}] ({item.get('id', 'no id')}).{field}"
                 item = dict(item)
                 if field == "mentions":
                     mentions = item.get("mentions") or []

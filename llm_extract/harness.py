@@ -6,6 +6,7 @@ token, cost and time accounting, and the committed baselines that CI gates on.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -14,27 +15,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from llm_extract.cost import Pricing
 from llm_extract.errors import ExtractError
-from llm_extract.evaluate import EvalReport, Floor, MatchConfig, Metric, evaluate
+from llm_extract.evaluate import EvalReport, FieldScore, Floor, MatchConfig, Metric, evaluate
 from llm_extract.extract import Extractor
 from llm_extract.fixtures import Fixture, load_fixtures
 from llm_extract.schema import Extraction, Usage
 
-__all__ = ["Baseline", "Pricing", "compare_baseline", "make_baseline", "rule_floor", "run_eval"]
+__all__ = ["Baseline", "compare_baseline", "make_baseline", "rule_floor", "run_eval"]
 
 Scheme = Literal["strict", "partial"]
-
-
-class Pricing(BaseModel):
-    """US dollars per million prompt and completion tokens (the embedded model costs nothing)."""
-
-    input_per_mtok: float = Field(ge=0)
-    output_per_mtok: float = Field(ge=0)
-
-    def cost(self, usage: Usage) -> float:
-        """Dollars spent on ``usage``."""
-        spent = usage.prompt_tokens * self.input_per_mtok + usage.completion_tokens * self.output_per_mtok
-        return spent / 1e6
 
 
 def run_eval(
@@ -109,7 +99,7 @@ def rule_floor(fixtures: Iterable[Fixture], *, config: MatchConfig | None = None
 
 
 class Baseline(BaseModel):
-    """What a committed run scored: micro F1 with its interval per type and scheme."""
+    """What a committed run scored: micro F1 with its interval, and per-field accuracy with its count."""
 
     prompt: str | None
     prompt_hash: str | None
@@ -117,7 +107,11 @@ class Baseline(BaseModel):
     strategy: str | None
     created: date
     documents: int
+    fixture_ids: list[str] = Field(default_factory=list)
     f1: dict[str, dict[str, Metric]] = Field(description="type -> scheme -> micro F1 with 95 % CI")
+    fields: dict[str, dict[str, FieldScore]] = Field(
+        default_factory=dict, description="type -> field -> matched pairs and accuracy"
+    )
 
 
 def make_baseline(report: EvalReport, created: date | None = None) -> Baseline:
@@ -129,20 +123,57 @@ def make_baseline(report: EvalReport, created: date | None = None) -> Baseline:
         strategy=report.strategy,
         created=created or date.today(),
         documents=len(report.documents),
+        fixture_ids=[d.id for d in report.documents],
         f1={t: {"strict": s.strict.f1, "partial": s.partial.f1} for t, s in report.types.items()},
+        fields={t: dict(s.fields) for t, s in report.types.items()},
     )
 
 
+def _wilson_low(accuracy: float, n: int, z: float = 1.96) -> float:
+    """Lower end of the Wilson 95 % interval of a proportion (fractional successes allowed)."""
+    centre = accuracy + z * z / (2 * n)
+    spread = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z * z / n))
+
+
 def compare_baseline(report: EvalReport, baseline: Baseline) -> list[str]:
-    """Regressions: every type and scheme whose F1 fell below the baseline's lower 95 % bound."""
+    """Why ``report`` fails ``baseline``: a different run, or a drop beyond the baseline's 95 % bounds.
+
+    F1 may not fall below the baseline's bootstrap lower bound; a field's accuracy may not fall below
+    the Wilson lower bound of the baseline's accuracy. The run must cover the same fixtures with the
+    same prompt, model and strategy: anything else is a comparison of two runs, not a gate.
+    """
     problems = []
+    for name, then, now in (
+        ("prompt", baseline.prompt, report.prompt),
+        ("model", baseline.model, report.model),
+        ("strategy", baseline.strategy, report.strategy),
+    ):
+        if then is not None and now is not None and then != now:
+            problems.append(f"the baseline was made with {name} {then}, this run used {now}")
+    ids = [d.id for d in report.documents]
+    if baseline.fixture_ids and sorted(baseline.fixture_ids) != sorted(ids):
+        missing = sorted(set(baseline.fixture_ids) - set(ids))
+        extra = sorted(set(ids) - set(baseline.fixture_ids))
+        problems.append(f"the fixtures differ from the baseline's (missing {missing}, new {extra})")
     for item_type, schemes in baseline.f1.items():
-        for scheme, then in schemes.items():
-            now = report.f1(item_type, "strict" if scheme == "strict" else "partial")
-            floor = then.low if then.low is not None else then.value
-            if now < floor - 1e-9:
+        for scheme, then_f1 in schemes.items():
+            value = report.f1(item_type, "strict" if scheme == "strict" else "partial")
+            floor = then_f1.low if then_f1.low is not None else then_f1.value
+            if value < floor - 1e-9:
                 problems.append(
-                    f"{item_type} {scheme} F1 fell to {now:.3f}, below the baseline's lower bound "
-                    f"{floor:.3f} (baseline {then.value:.3f})"
+                    f"{item_type} {scheme} F1 fell to {value:.3f}, below the baseline's lower bound "
+                    f"{floor:.3f} (baseline {then_f1.value:.3f})"
+                )
+    for item_type, fields in baseline.fields.items():
+        for field, then_field in fields.items():
+            now_field = report.types[item_type].fields.get(field)
+            if then_field.accuracy is None or not then_field.total or now_field is None:
+                continue
+            floor = _wilson_low(then_field.accuracy, then_field.total)
+            if now_field.accuracy is not None and now_field.accuracy < floor - 1e-9:
+                problems.append(
+                    f"{item_type}.{field} accuracy fell to {now_field.accuracy:.3f}, below the baseline's "
+                    f"lower bound {floor:.3f} (was {then_field.accuracy:.3f} on {then_field.total} pairs)"
                 )
     return problems

@@ -55,6 +55,12 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     vcr.register_matcher("json_body", _json_body)
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets its own result cache: a hit from another test would skip recorded requests."""
+    monkeypatch.setenv("LLM_EXTRACT_CACHE_DIR", str(tmp_path / "llm-extract-cache"))
+
+
 @pytest.fixture(scope="session")
 def vcr_config() -> dict[str, Any]:
     # No record_mode here: it would silently override the --record-mode flag.

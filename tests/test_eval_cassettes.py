@@ -31,14 +31,23 @@ from llm_extract import (
     Pricing,
     compare_baseline,
     make_baseline,
-    rule_floor,
     run_eval,
 )
 from llm_extract.cli import main
 from llm_extract.fixtures import load_fixtures
 from llm_extract.report import render_markdown
+from llm_extract.schema import RunMetadata
 
 MODEL = "smollm2-135m-instruct"
+_META = RunMetadata(
+    prompt_name="news",
+    prompt_version="v1",
+    prompt_hash="h",
+    model=MODEL,
+    endpoint="embedded",
+    strategy="decomposed",
+    grounding="constrained",
+)
 PROMPTS = ["news@v1"]
 FIXTURES = ROOT / "evals" / "fixtures"
 BASELINES = ROOT / "evals" / "baselines"
@@ -111,9 +120,12 @@ def test_eval_replays_offline_and_holds_the_baseline(
         assert scores.grounding_rate in (None, 1.0), item_type
         assert scores.counts.gold > 0
 
-    # The rules floor rides along: the same pipeline with no model, scored on the same fixtures.
+    # The rules floor rides along. Decomposed takes its items from the same rules, so its partial F1
+    # (boundaries only) must equal the floor's: if it ever differs, the model started adding or
+    # dropping items and this statement in the README no longer holds.
     assert report.floor is not None
-    assert report.floor.f1["actors"]["strict"] == rule_floor(fixtures).f1["actors"]["strict"]
+    for item_type in ("actors", "events", "claims"):
+        assert report.f1(item_type, "partial") == report.floor.f1[item_type]["partial"]
 
     baseline_path = BASELINES / f"{prompt}.json"
     if request.config.getoption("--update-baselines"):
@@ -128,6 +140,11 @@ def test_eval_replays_offline_and_holds_the_baseline(
     assert baseline.prompt == prompt
     assert baseline.documents == len(fixtures)
     assert compare_baseline(report, baseline) == []
+    # The replay is deterministic, so any change at all is real: scores must equal the baseline's
+    # exactly until it is deliberately set again with --update-baselines.
+    now = make_baseline(report, created=baseline.created)
+    assert now.f1 == baseline.f1
+    assert now.fields == baseline.fields
 
 
 def test_baseline_gate_fails_on_a_drop() -> None:
@@ -147,6 +164,38 @@ def test_baseline_gate_fails_on_a_drop() -> None:
     assert len(problems) == len(scored) > 0
     assert "below the baseline's lower bound" in problems[0]
     assert make_baseline(nothing, created=date(2026, 1, 1)).created == date(2026, 1, 1)
+
+
+def test_baseline_gate_checks_fields_and_refuses_a_different_run() -> None:
+    baseline = Baseline.model_validate_json((BASELINES / "news@v1.json").read_text(encoding="utf-8"))
+    fixtures = load_fixtures(FIXTURES)
+    from llm_extract import evaluate
+    from llm_extract.schema import Extraction
+
+    # Gold as prediction, but every claim's polarity flipped: F1 is perfect, polarity accuracy is 0.
+    flipped = [
+        Extraction(
+            document_id=f.id,
+            metadata=_META,
+            actors=f.gold.actors,
+            events=f.gold.events,
+            claims=[
+                c.model_copy(update={"polarity": "asserted" if c.polarity == "denied" else "denied"})
+                for c in f.gold.claims
+            ],
+        )
+        for f in fixtures
+    ]
+    report = evaluate(flipped, fixtures).model_copy(
+        update={"prompt": baseline.prompt, "model": baseline.model, "strategy": baseline.strategy}
+    )
+    problems = compare_baseline(report, baseline)
+    assert any(p.startswith("claims.polarity accuracy fell to 0.000") for p in problems), problems
+    assert not any("F1" in p for p in problems)
+    other = report.model_copy(update={"prompt": "news@v9", "documents": report.documents[:3]})
+    problems = compare_baseline(other, baseline)
+    assert "the baseline was made with prompt news@v1, this run used news@v9" in problems
+    assert any(p.startswith("the fixtures differ from the baseline's") for p in problems)
 
 
 def test_eval_command_replays_one_fixture(

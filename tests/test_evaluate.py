@@ -154,19 +154,19 @@ def test_hand_computed_counts() -> None:
     report = evaluate([crafted_prediction()], [gold_fixture()])
     actors, events, claims = (report.types[t] for t in ("actors", "events", "claims"))
 
-    assert (actors.counts.correct, actors.counts.partial, actors.counts.missed, actors.counts.spurious) == (
+    assert (actors.counts.exact, actors.counts.partial, actors.counts.missed, actors.counts.spurious) == (
         1,
         1,
         1,
         1,
     )
-    assert (events.counts.correct, events.counts.partial, events.counts.missed, events.counts.spurious) == (
+    assert (events.counts.exact, events.counts.partial, events.counts.missed, events.counts.spurious) == (
         0,
         1,
         1,
         1,
     )
-    assert (claims.counts.correct, claims.counts.partial, claims.counts.missed, claims.counts.spurious) == (
+    assert (claims.counts.exact, claims.counts.partial, claims.counts.missed, claims.counts.spurious) == (
         1,
         1,
         0,
@@ -181,8 +181,9 @@ def test_hand_computed_counts() -> None:
     assert events.strict.f1.value == 0.0
     assert events.partial.precision.value == pytest.approx(0.25)
     assert events.partial.recall.value == pytest.approx(0.25)
-    # claims: strict 1/2; partial 1.5 / 2
-    assert claims.strict.f1.value == pytest.approx(0.5)
+    # claims: PC2 has C2's exact span but the wrong claimant (author, not Acme): exact, not strict
+    assert (actors.counts.strict, events.counts.strict, claims.counts.strict) == (1, 0, 0)
+    assert claims.strict.f1.value == 0.0
     assert claims.partial.f1.value == pytest.approx(0.75)
 
     assert actors.fields["kind"].accuracy == pytest.approx(0.5)
@@ -295,9 +296,10 @@ def test_bootstrap_intervals_are_seeded_and_bracket_the_score() -> None:
         assert f1.high is not None
         assert f1.low <= f1.value <= f1.high
         assert f1.low < f1.high  # documents differ, so the interval has width
-        assert other_seed.types[item_type].strict.f1.value == f1.value
+        assert other_seed.types[item_type].strict.f1.value == f1.value  # the seed moves bounds only
     # Micro F1 sums counts: half the documents perfect, half crafted.
-    assert first.types["claims"].strict.f1.value == pytest.approx(prf(3 * 2 + 3 * 1, 12, 12)[2])
+    assert first.types["claims"].strict.f1.value == pytest.approx(prf(3 * 2 + 3 * 0, 12, 12)[2])
+    assert first.types["claims"].partial.f1.value == pytest.approx(prf(3 * 2 + 3 * 1.5, 12, 12)[2])
 
 
 def test_a_single_document_has_no_interval() -> None:
@@ -340,21 +342,31 @@ def _random_case(rng: random.Random) -> tuple[list[tuple[int, int]], list[tuple[
     return gold, predicted
 
 
-def _events(spans: list[tuple[int, int]], prefix: str) -> list[Event]:
+LABELS = ("meeting", "visit")
+
+
+def _events(spans: list[tuple[int, int, str]], prefix: str) -> list[Event]:
     return [
         Event(
             id=f"{prefix}{i}",
-            type="other",
+            type=label,  # type: ignore[arg-type]
             trigger=Evidence(quote=FILLER[s:e], start=s, end=e, alignment="exact", score=100.0),
         )
-        for i, (s, e) in enumerate(spans)
+        for i, (s, e, label) in enumerate(spans)
     ]
+
+
+def _labelled(rng: random.Random, spans: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    return [(s, e, rng.choice(LABELS)) for s, e in spans]
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_span_counts_agree_with_nervaluate(seed: int) -> None:
     rng = random.Random(seed)
-    documents = [_random_case(rng) for _ in range(3)]
+    documents = []
+    for _ in range(3):
+        gold, pred = _random_case(rng)
+        documents.append((_labelled(rng, gold), _labelled(rng, pred)))
     fixtures = [
         Fixture(id=f"d{i}", text=FILLER, gold=GoldLabels(events=_events(gold, "G")))
         for i, (gold, _) in enumerate(documents)
@@ -363,15 +375,17 @@ def test_span_counts_agree_with_nervaluate(seed: int) -> None:
         Extraction(document_id=f"d{i}", metadata=META, events=_events(pred, "P"))
         for i, (_, pred) in enumerate(documents)
     ]
-    ours = evaluate(predictions, fixtures).types["events"]
+    # nervaluate counts any overlap as partial: no minimum IoU here.
+    ours = evaluate(predictions, fixtures, config=MatchConfig(min_iou=0.0)).types["events"]
 
-    # nervaluate counts inclusive ends; ours are half-open.
-    true = [[{"label": "EV", "start": s, "end": e - 1} for s, e in gold] for gold, _ in documents]
-    pred = [[{"label": "EV", "start": s, "end": e - 1} for s, e in p] for _, p in documents]
-    theirs = Evaluator(true, pred, tags=["EV"], loader="dict").evaluate()["overall"]
+    # nervaluate counts inclusive ends; ours are half-open. The event type is the label.
+    true = [[{"label": t, "start": s, "end": e - 1} for s, e, t in gold] for gold, _ in documents]
+    pred = [[{"label": t, "start": s, "end": e - 1} for s, e, t in p] for _, p in documents]
+    theirs = Evaluator(true, pred, tags=list(LABELS), loader="dict").evaluate()["overall"]
 
     partial, strict = theirs["partial"], theirs["strict"]
-    assert ours.counts.correct == partial.correct == strict.correct
+    assert ours.counts.strict == strict.correct  # exact boundaries and the same type
+    assert ours.counts.exact == partial.correct  # exact boundaries, any type
     assert ours.counts.partial == partial.partial
     assert ours.counts.missed == partial.missed
     assert ours.counts.spurious == partial.spurious
@@ -380,3 +394,63 @@ def test_span_counts_agree_with_nervaluate(seed: int) -> None:
         assert ours.partial.recall.value == pytest.approx(partial.recall)
         assert ours.strict.precision.value == pytest.approx(strict.precision)
         assert ours.strict.recall.value == pytest.approx(strict.recall)
+
+
+def test_strict_needs_the_type_too() -> None:
+    """Same trigger span, different type: an exact pair, but not a strict one."""
+    fixture = gold_fixture()
+    wrong = [
+        e.model_copy(update={"type": "legal", "status": "denied", "participants": []})
+        for e in fixture.gold.events
+    ]
+    report = evaluate([Extraction(document_id="layoffs", metadata=META, events=wrong)], [fixture])
+    events = report.types["events"]
+    assert (events.counts.exact, events.counts.strict) == (2, 0)
+    assert events.strict.f1.value == 0.0
+    assert events.partial.f1.value == 1.0
+    assert events.fields["type"].accuracy == 0.0
+    wrong_kind = [a.model_copy(update={"kind": "person"}) for a in fixture.gold.actors]
+    actors = evaluate([Extraction(document_id="layoffs", metadata=META, actors=wrong_kind)], [fixture]).types[
+        "actors"
+    ]
+    assert (actors.counts.exact, actors.counts.strict, actors.strict.f1.value) == (3, 0, 0.0)
+
+
+def _event(event_id: str, kind: str, start: int, end: int, text: str) -> Event:
+    trigger = Evidence(quote=text[start:end], start=start, end=end, alignment="exact")
+    return Event(id=event_id, type=kind, trigger=trigger)  # type: ignore[arg-type]
+
+
+def test_assignment_never_trades_an_exact_pair_for_two_partial_ones() -> None:
+    text = "x" * 40
+    gold = [_event("E1", "economic", 10, 20, text), _event("E2", "legal", 18, 30, text)]
+    # P_exact has E1's span but E2's type; P_near overlaps both and has E1's type.
+    predicted = [_event("P_exact", "legal", 10, 20, text), _event("P_near", "economic", 11, 20, text)]
+    fixture = Fixture(id="d", text=text, gold=GoldLabels(events=gold))
+    report = evaluate([Extraction(document_id="d", metadata=META, events=predicted)], [fixture])
+    pairs = {(m.gold_id, m.predicted_id) for m in report.documents[0].matches["events"]}
+    assert ("E1", "P_exact") in pairs
+    assert report.types["events"].counts.exact == 1
+
+
+def test_a_claimant_that_matches_no_gold_actor_is_wrong() -> None:
+    fixture = gold_fixture()
+    prediction = crafted_prediction()
+    # P3 ("Monday") matches no gold actor: a claim attributed to it has the wrong claimant.
+    claims = [c.model_copy(update={"claimant": "P3"}) for c in prediction.claims]
+    report = evaluate([prediction.model_copy(update={"claims": claims})], [fixture])
+    assert report.types["claims"].fields["claimant"].accuracy == 0.0
+
+
+def test_another_seed_moves_the_bounds_not_the_value() -> None:
+    base = gold_fixture()
+    fixtures, predictions = [], []
+    for n in range(12):  # documents that each miss a different share of the gold actors
+        fixture = base.model_copy(update={"id": f"doc{n}"})
+        fixtures.append(fixture)
+        kept = base.gold.actors[: n % 4]
+        predictions.append(Extraction(document_id=fixture.id, metadata=META, actors=kept))
+    first = evaluate(predictions, fixtures).types["actors"].strict.f1
+    other = evaluate(predictions, fixtures, config=MatchConfig(seed=7)).types["actors"].strict.f1
+    assert other.value == first.value
+    assert (other.low, other.high) != (first.low, first.high)

@@ -169,3 +169,9 @@ def test_check_fixtures_command(tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert "sacked" in bad.output
     assert "1 fixture file(s) have problems" in bad.output
+
+
+def test_a_repeated_yaml_key_is_an_error_not_a_silent_loss(tmp_path: Path) -> None:
+    doubled = GOOD.replace("  claims:\n", "  actors: []\n  claims:\n")
+    problems = {p.name: probs for p, probs in check_fixtures(write(tmp_path, doubled).parent)}
+    assert "repeated key(s) actors" in problems["case.yaml"][0]

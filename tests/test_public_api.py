@@ -18,6 +18,13 @@ ROOT = PACKAGE.parent
 # Written out by hand from llm_extract/__init__.py: a new public name must be added here on purpose.
 PUBLIC_NAMES = {
     "Actor",
+    "BatchResult",
+    "BatchSummary",
+    "ErrorRecord",
+    "ResultCache",
+    "aextract_batch",
+    "extract_batch",
+    "run_batch",
     "BackendError",
     "Baseline",
     "EvalReport",

@@ -74,7 +74,7 @@ def test_html_structure_matches_the_report() -> None:
     assert page.scripts == 1  # one inline script, nothing fetched
     # one drill-down row per matched pair, missed gold item and spurious prediction
     expected = sum(
-        c.correct + c.partial + c.missed + c.spurious for d in report.documents for c in d.counts.values()
+        c.exact + c.partial + c.missed + c.spurious for d in report.documents for c in d.counts.values()
     )
     assert len(page.rows) == expected
     crafted = report.documents[0].counts
@@ -105,7 +105,7 @@ def test_highlight_handles_overlapping_spans() -> None:
 def test_markdown_and_table() -> None:
     report = _report()
     markdown = render_markdown(report)
-    assert "| claims | 4 | 4 | 3 | 1 | 0 | 0 |" in markdown
+    assert "| claims | 4 | 4 | 2 | 3 | 1 | 0 | 0 |" in markdown  # strict, exact, partial, missed, spurious
     assert "| layoffs | business |" in markdown
     console = Console(width=200, record=True)
     console.print(render_table(report))

@@ -193,7 +193,7 @@ def render_table(report: EvalReport) -> Group:
     """Rich tables for the terminal: per-type scores, per-field accuracy, and the run's cost."""
     title = f"llm-extract eval · {report.prompt} · {report.model} · {len(report.documents)} documents"
     scores = Table(title=title)
-    for column in ("type", "gold", "pred", "exact", "partial", "missed", "spurious"):
+    for column in ("type", "gold", "pred", "strict", "exact", "partial", "missed", "spurious"):
         scores.add_column(column, justify="right" if column != "type" else "left")
     for column in ("strict P", "strict R", "strict F1 [95% CI]", "partial F1 [95% CI]", "macro F1"):
         scores.add_column(column, justify="right")
@@ -204,7 +204,7 @@ def render_table(report: EvalReport) -> Group:
         c = s.counts
         scores.add_row(
             t,
-            *(str(x) for x in (c.gold, c.predicted, c.correct, c.partial, c.missed, c.spurious)),
+            *(str(x) for x in (c.gold, c.predicted, c.strict, c.exact, c.partial, c.missed, c.spurious)),
             _pct(s.strict.precision.value),
             _pct(s.strict.recall.value),
             _ci(s.strict.f1),

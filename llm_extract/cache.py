@@ -1,0 +1,124 @@
+"""A persistent cache of finished documents: SQLite in WAL mode, one row per (document, run settings).
+
+The key hashes everything that can change an extraction: the document's text, title and publication
+date; the prompt's content hash; the model, endpoint and every generation and grounding setting; the
+output schema version; and the llm-extract version (the rules and grounding are code). Change any of
+them and the document is extracted again; change none and a rerun makes no model call.
+
+Each result is committed as soon as its document finishes, so a batch killed with SIGKILL loses at
+most the documents in flight. WAL with ``synchronous=NORMAL`` survives a killed process (not
+necessarily a power cut, which costs at most the last commits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from llm_extract._config import Settings
+from llm_extract.errors import ConfigError
+from llm_extract.schema import SCHEMA_VERSION, Document
+
+__all__ = ["ResultCache", "cache_key", "default_cache_dir"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    created REAL NOT NULL,
+    record TEXT NOT NULL
+)
+"""
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/llm-extract``, else ``~/.cache/llm-extract``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "llm-extract"
+
+
+def cache_key(document: Document, settings: Settings, *, prompt_hash: str, model: str, strategy: str) -> str:
+    """A stable hash of every input that can change this document's extraction."""
+    from llm_extract import __version__  # the package version: rules and grounding are code too
+
+    parts: dict[str, Any] = {
+        "text": hashlib.sha256(document.text.encode("utf-8")).hexdigest(),
+        "title": document.title,
+        "published": str(document.published) if document.published else None,
+        "prompt": prompt_hash,
+        "model": model,
+        "endpoint": settings.endpoint,
+        # The base URL names the server; credentials never enter the key.
+        "base_url": (settings.base_url or "").split("@")[-1],
+        "model_path": str(settings.model_path) if settings.model_path else None,
+        "strategy": strategy,
+        "grounding": settings.grounding,
+        "unmatched": settings.unmatched,
+        "fuzzy_threshold": settings.fuzzy_threshold,
+        "max_reasks": settings.max_reasks,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+        "n_ctx": settings.n_ctx,
+        "chunk_chars": settings.chunk_chars,
+        "chunk_overlap": settings.chunk_overlap,
+        "schema": SCHEMA_VERSION,
+        "version": __version__,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+class ResultCache:
+    """Finished documents on disk; ``get``/``put`` JSON records by key."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self.path = self.directory / "results.sqlite3"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # One connection, used from one thread (the batch's event loop); autocommit per statement.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the cache at {self.path}: {exc}") from exc
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The record stored under ``key``, or None."""
+        row = self._db.execute("SELECT record FROM results WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            record = json.loads(row[0])
+        except ValueError:
+            return None  # a damaged row is a miss, not a crash; it is overwritten on success
+        return record if isinstance(record, dict) else None
+
+    def put(self, key: str, document_id: str, record: dict[str, Any]) -> None:
+        """Store ``record`` under ``key`` (replacing any older one), committed at once."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO results (key, document_id, created, record) VALUES (?, ?, ?, ?)",
+            (key, document_id, time.time(), json.dumps(record, ensure_ascii=False)),
+        )
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+
+    def clear(self) -> None:
+        """Remove every record."""
+        self._db.execute("DELETE FROM results")
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> ResultCache:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
