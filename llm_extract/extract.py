@@ -19,6 +19,7 @@ Strategies:
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -30,6 +31,7 @@ from pydantic import BaseModel, Field, create_model
 from llm_extract._config import DEFAULT_LOCAL_MODEL, Settings, resolve_settings
 from llm_extract.backends.local import LocalServer
 from llm_extract.candidates import ActorCandidate, SentenceCues, actor_candidates, is_headline, sentence_cues
+from llm_extract.chunking import MIN_CHUNK_CHARS, merge_chunks, plan_chunks
 from llm_extract.client import CallStats, ModelClient, RateLimiter
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
 from llm_extract.errors import ExtractError, InputError
@@ -69,6 +71,11 @@ _VOCABULARY = {
 }
 _ANY_DAY = date(2000, 1, 1)  # lets resolve_date recognize relative expressions too
 _LOCATION = re.compile(r"\b(?:in|at)\s+((?:[A-Z][\w.’'-]*)(?:\s+[A-Z][\w.’'-]*)*)")
+
+
+# Endpoints with large contexts still chunk: one answer must fit max_tokens, and long answers from one
+# call go wrong more often than several short ones.
+_REMOTE_CHUNK_CHARS = 12_000
 
 
 class Extractor:
@@ -172,15 +179,48 @@ class Extractor:
 
         return await self._extract(doc, ask, stats)
 
+    @property
+    def chunk_chars(self) -> int:
+        """Longest text extracted in one piece: the setting, else what fits the context."""
+        s = self.settings
+        if s.chunk_chars:
+            return max(s.chunk_chars, MIN_CHUNK_CHARS)
+        if self.strategy == "rules":
+            return sys.maxsize  # no model, no context to fit
+        if s.endpoint == "embedded":
+            # SmolLM2 reads about 4.4 characters a token in news copy (measured on the eval
+            # fixtures); 3.5 leaves room, and 700 tokens hold the definitions and the question.
+            return max(MIN_CHUNK_CHARS * 4, int((s.n_ctx - s.max_tokens - 700) * 3.5))
+        return _REMOTE_CHUNK_CHARS
+
+    async def _strategy(self, doc: Document, ask: Ask[Any]) -> tuple[list[Actor], list[Event], list[Claim]]:
+        if self.strategy in ("decomposed", "rules"):
+            return await _decomposed(doc, self.prompt, ask, rules=self.strategy == "rules")
+        return await _single(doc, self.prompt, ask, self.grounding, self.settings)
+
+    async def _chunked(
+        self, doc: Document, ask: Ask[Any]
+    ) -> tuple[list[Actor], list[Event], list[Claim], int]:
+        limit = self.chunk_chars
+        if len(doc.text) <= limit:
+            return (*await self._strategy(doc, ask), 1)
+        overlap = min(self.settings.chunk_overlap, limit // 2 - 1)
+        parts = []
+        for chunk in plan_chunks(doc.text, limit, overlap):
+            piece = Document(
+                id=f"{doc.id}#{chunk.index}",
+                text=doc.text[chunk.start : chunk.end],
+                title=doc.title,
+                published=doc.published,
+            )
+            parts.append((chunk, *await self._strategy(piece, ask)))
+        # Offsets come back relative to each chunk; merging maps them into the whole text.
+        return (*merge_chunks(doc.text, parts), len(parts))
+
     async def _extract(self, doc: Document, ask: Ask[Any], stats: CallStats) -> Extraction:
         started = time.perf_counter()
         try:
-            if self.strategy in ("decomposed", "rules"):
-                actors, events, claims = await _decomposed(
-                    doc, self.prompt, ask, rules=self.strategy == "rules"
-                )
-            else:
-                actors, events, claims = await _single(doc, self.prompt, ask, self.grounding, self.settings)
+            actors, events, claims, chunks = await self._chunked(doc, ask)
         except ExtractError as exc:
             exc.document_id, exc.prompt = exc.document_id or doc.id, exc.prompt or self.prompt.ref
             exc.attempts = exc.attempts or stats.attempts
@@ -201,6 +241,7 @@ class Extractor:
             model_calls=stats.model_calls,
             attempts=stats.attempts,
             transport_retries=stats.transport_retries,
+            chunks=chunks,
         )
         return Extraction(document_id=doc.id, actors=actors, events=events, claims=claims, metadata=metadata)
 

@@ -267,6 +267,7 @@ class RunMetadata(BaseModel):
     model_calls: int = Field(0, description="HTTP requests answered by the model, re-asks included")
     attempts: int = Field(0, description="structured-output attempts: first tries plus re-asks")
     transport_retries: int = 0
+    chunks: int = Field(1, description="pieces the document was split into to fit the context")
 
 
 class Extraction(BaseModel):

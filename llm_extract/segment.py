@@ -29,7 +29,8 @@ class Span:
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[:dot])
+    # Only the tail before the dot: searching all of text[:dot] made long texts quadratic.
+    word = re.search(r"([A-Za-z][A-Za-z.]*)$", text[max(0, dot - 64) : dot])
     if word is None:
         return False
     token = word.group(1).lower().rstrip(".")

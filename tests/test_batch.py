@@ -223,3 +223,34 @@ def test_resume_needs_a_jsonl_output() -> None:
     result = CliRunner().invoke(main, ["extract", str(EXAMPLES / "articles.jsonl"), "--resume"])
     assert result.exit_code == 2
     assert "--resume needs --out" in result.output
+
+
+def test_a_long_document_is_chunked_and_merged_back_into_full_text_offsets() -> None:
+    from llm_extract.grounding import verify
+    from llm_extract.schema import Extraction as Result
+
+    text = "\n\n".join(a.text for a in ARTICLES) * 3  # about 12,000 characters, names repeated
+    whole = Extractor(strategy="rules").extract(Document(id="long", text=text))
+    chunked = Extractor(strategy="rules", chunk_chars=2500, chunk_overlap=300).extract(
+        Document(id="long", text=text)
+    )
+    assert whole.metadata.chunks == 1
+    assert chunked.metadata.chunks >= 5
+    evidence = [m for a in chunked.actors for m in a.mentions]
+    evidence += [e.trigger for e in chunked.events] + [c.evidence for c in chunked.claims]
+    assert evidence
+    for item in evidence:
+        assert item.start is not None
+        assert item.end is not None
+        assert text[item.start : item.end] == item.quote  # offsets index the whole document
+        assert verify(item, text)
+    # The same actor in many chunks is one actor.
+    names = [a.name for a in chunked.actors]
+    assert len(names) == len(set(names))
+    assert names.count("Choe Son Hui") == 1
+    # Claims in the overlap are not doubled: every evidence span is distinct.
+    spans = [(c.evidence.start, c.evidence.end) for c in chunked.claims]
+    assert len(spans) == len(set(spans))
+    # Nothing of the unchunked result's claims is lost at a chunk boundary.
+    assert {(c.evidence.start, c.evidence.end) for c in whole.claims} <= set(spans)
+    Result.model_validate(chunked.model_dump())

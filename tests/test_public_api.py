@@ -147,6 +147,8 @@ PURE_MODULES = [
     "fixtures.py",
     "evaluate.py",
     "report/__init__.py",
+    "chunking.py",
+    "cost.py",
 ]
 FORBIDDEN_IN_PURE = (
     "llm_extract.client",
