@@ -23,7 +23,7 @@ from llm_extract.extract import Extractor, extract
 from llm_extract.fixtures import Fixture, GoldLabels, check_fixtures, load_fixtures
 from llm_extract.harness import Baseline, compare_baseline, make_baseline, rule_floor, run_eval
 from llm_extract.prompts import Prompt, list_prompts, load_prompt
-from llm_extract.report import render_html, render_markdown, render_table
+from llm_extract.report import eval_html, eval_markdown, eval_table
 from llm_extract.schema import Actor, Claim, Document, Event, EventDate, Evidence, Extraction, Participant
 
 __version__ = "0.1.0"
@@ -65,6 +65,9 @@ __all__ = [
     "aextract_batch",
     "check_fixtures",
     "compare_baseline",
+    "eval_html",
+    "eval_markdown",
+    "eval_table",
     "evaluate",
     "extract",
     "extract_batch",
@@ -73,9 +76,6 @@ __all__ = [
     "load_fixtures",
     "load_prompt",
     "make_baseline",
-    "render_html",
-    "render_markdown",
-    "render_table",
     "rule_floor",
     "run_batch",
     "run_eval",

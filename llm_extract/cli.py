@@ -24,14 +24,14 @@ from llm_extract import (
     __version__,
     check_fixtures,
     compare_baseline,
+    eval_html,
+    eval_markdown,
+    eval_table,
     evaluate,
     extract_batch,
     load_documents,
     load_fixtures,
     make_baseline,
-    render_html,
-    render_markdown,
-    render_table,
     rule_floor,
     run_batch,
     run_eval,
@@ -464,10 +464,10 @@ def eval_command(
         raise click.ClickException(str(exc)) from exc
     out = Console()
     # Piped output has no terminal width; keep the table readable in CI logs instead of 80 columns.
-    (out if out.is_terminal else Console(width=170)).print(render_table(result))
-    outputs = ((json_out, result.model_dump_json(indent=2)), (markdown, render_markdown(result)))
+    (out if out.is_terminal else Console(width=170)).print(eval_table(result))
+    outputs = ((json_out, result.model_dump_json(indent=2)), (markdown, eval_markdown(result)))
     baseline_json = make_baseline(result).model_dump_json(indent=2) + "\n" if write_baseline else ""
-    written = (*outputs, (report, render_html(result) if report else ""), (write_baseline, baseline_json))
+    written = (*outputs, (report, eval_html(result) if report else ""), (write_baseline, baseline_json))
     for path, content in written:
         if path:
             try:

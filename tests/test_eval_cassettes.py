@@ -35,7 +35,7 @@ from llm_extract import (
 )
 from llm_extract.cli import main
 from llm_extract.fixtures import load_fixtures
-from llm_extract.report import render_markdown
+from llm_extract.report import eval_markdown
 from llm_extract.schema import RunMetadata
 
 MODEL = "smollm2-135m-instruct"
@@ -135,7 +135,7 @@ def test_eval_replays_offline_and_holds_the_baseline(
             "> Written by `pytest tests/test_eval_cassettes.py --update-baselines` from the cassettes recorded on\n"
             "> the embedded model: tokens and scores are the model's; times are the replay's, not the model's.\n\n"
         )
-        (BASELINES / f"{prompt}.md").write_text(note + render_markdown(report), encoding="utf-8")
+        (BASELINES / f"{prompt}.md").write_text(note + eval_markdown(report), encoding="utf-8")
     baseline = Baseline.model_validate_json(baseline_path.read_text(encoding="utf-8"))
     assert baseline.prompt == prompt
     assert baseline.documents == len(fixtures)

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 from test_evaluate import as_prediction, crafted_prediction, gold_fixture
 
-from llm_extract import evaluate, render_html, render_markdown, render_table
+from llm_extract import eval_html, eval_markdown, eval_table, evaluate
 from llm_extract.evaluate import EvalReport
 from llm_extract.report import highlight
 
@@ -69,7 +69,7 @@ def _parse(html: str) -> _Collector:
 
 def test_html_structure_matches_the_report() -> None:
     report = _report()
-    page = _parse(render_html(report))
+    page = _parse(eval_html(report))
     assert [s.get("data-id") for s in page.sections] == ["layoffs", "perfect"]
     assert page.scripts == 1  # one inline script, nothing fetched
     # one drill-down row per matched pair, missed gold item and spurious prediction
@@ -85,7 +85,7 @@ def test_html_structure_matches_the_report() -> None:
 
 
 def test_article_markup_is_escaped() -> None:
-    html = render_html(_report())
+    html = eval_html(_report())
     assert "<script>document.title" not in html
     assert "&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;" in html
 
@@ -104,11 +104,11 @@ def test_highlight_handles_overlapping_spans() -> None:
 
 def test_markdown_and_table() -> None:
     report = _report()
-    markdown = render_markdown(report)
+    markdown = eval_markdown(report)
     assert "| claims | 4 | 4 | 2 | 3 | 1 | 0 | 0 |" in markdown  # strict, exact, partial, missed, spurious
     assert "| layoffs | business |" in markdown
     console = Console(width=200, record=True)
-    console.print(render_table(report))
+    console.print(eval_table(report))
     text = console.export_text()
     assert "strict F1 [95% CI]" in text
     assert "events.participants" in text
@@ -125,7 +125,7 @@ def test_report_renders_and_runs_in_headless_chromium(tmp_path: Path) -> None:
         "LLM_EXTRACT_REQUIRE_BROWSER is set but no Chromium is installed (see .ci/run)"
     )
     path = tmp_path / "report.html"
-    path.write_text(render_html(_report()), encoding="utf-8")
+    path.write_text(eval_html(_report()), encoding="utf-8")
     flags = [
         "--headless",
         "--no-sandbox",

@@ -17,7 +17,7 @@ from rich.table import Table
 from llm_extract.evaluate import FIELDS, ITEM_TYPES, DocumentEval, EvalReport, Metric
 from llm_extract.schema import Actor, Claim, Event, Evidence
 
-__all__ = ["Segment", "highlight", "render_html", "render_markdown", "render_table"]
+__all__ = ["Segment", "eval_html", "eval_markdown", "eval_table", "highlight"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("llm_extract.report", "templates"),
@@ -178,18 +178,18 @@ def _context(report: EvalReport) -> dict[str, Any]:
     return {"r": report, "types": ITEM_TYPES, "fields": FIELDS}
 
 
-def render_html(report: EvalReport) -> str:
+def eval_html(report: EvalReport) -> str:
     """A standalone HTML page: per-type bars with intervals, per-field accuracy, per-document drill-down."""
     documents = [_document_view(d) for d in report.documents]
     return _ENV.get_template("eval.html.j2").render(**_context(report), documents=documents)
 
 
-def render_markdown(report: EvalReport) -> str:
+def eval_markdown(report: EvalReport) -> str:
     """The summary tables as GitHub-flavoured Markdown."""
     return _MD.get_template("eval.md.j2").render(**_context(report))
 
 
-def render_table(report: EvalReport) -> Group:
+def eval_table(report: EvalReport) -> Group:
     """Rich tables for the terminal: per-type scores, per-field accuracy, and the run's cost."""
     title = f"llm-extract eval · {report.prompt} · {report.model} · {len(report.documents)} documents"
     scores = Table(title=title)
