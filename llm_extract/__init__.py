@@ -3,6 +3,7 @@
 from llm_extract._config import Settings
 from llm_extract.batch import BatchResult, BatchSummary, ErrorRecord, aextract_batch, extract_batch, run_batch
 from llm_extract.cache import ResultCache
+from llm_extract.compare import Comparison, prompt_diff
 from llm_extract.cost import Pricing
 from llm_extract.documents import load_documents
 from llm_extract.errors import (
@@ -21,9 +22,17 @@ from llm_extract.errors import (
 from llm_extract.evaluate import EvalReport, MatchConfig, evaluate
 from llm_extract.extract import Extractor, extract
 from llm_extract.fixtures import Fixture, GoldLabels, check_fixtures, load_fixtures
-from llm_extract.harness import Baseline, compare_baseline, make_baseline, rule_floor, run_eval
+from llm_extract.harness import Baseline, compare_baseline, make_baseline, rule_floor, run_compare, run_eval
 from llm_extract.prompts import Prompt, list_prompts, load_prompt
-from llm_extract.report import eval_html, eval_markdown, eval_table
+from llm_extract.report import (
+    compare_html,
+    compare_markdown,
+    compare_table,
+    eval_html,
+    eval_markdown,
+    eval_table,
+    render_html,
+)
 from llm_extract.schema import Actor, Claim, Document, Event, EventDate, Evidence, Extraction, Participant
 
 __version__ = "0.1.0"
@@ -35,6 +44,7 @@ __all__ = [
     "BatchResult",
     "BatchSummary",
     "Claim",
+    "Comparison",
     "ConfigError",
     "Document",
     "ErrorRecord",
@@ -65,6 +75,9 @@ __all__ = [
     "aextract_batch",
     "check_fixtures",
     "compare_baseline",
+    "compare_html",
+    "compare_markdown",
+    "compare_table",
     "eval_html",
     "eval_markdown",
     "eval_table",
@@ -76,7 +89,10 @@ __all__ = [
     "load_fixtures",
     "load_prompt",
     "make_baseline",
+    "prompt_diff",
+    "render_html",
     "rule_floor",
     "run_batch",
+    "run_compare",
     "run_eval",
 ]

@@ -59,6 +59,7 @@ class BatchResult(BaseModel):
 
     document_id: str
     status: Literal["ok", "error"]
+    document: Document | None = Field(None, description="the input, so a result file can be viewed alone")
     extraction: Extraction | None = None
     error: ErrorRecord | None = None
     cached: bool = Field(False, description="answered from the cache: no model call in this run")
@@ -144,6 +145,7 @@ class _Batch:
         return result.model_copy(
             update={
                 "document_id": doc.id,
+                "document": doc,
                 "cached": True,
                 "usage": Usage(),
                 "cost_usd": 0.0,
@@ -160,6 +162,7 @@ class _Batch:
             result = BatchResult(
                 document_id=doc.id,
                 status="error",
+                document=doc,
                 error=_error_record(exc),
                 usage=usage,
                 cost_usd=self.cost(usage),
@@ -170,6 +173,7 @@ class _Batch:
             result = BatchResult(
                 document_id=doc.id,
                 status="ok",
+                document=doc,
                 extraction=extraction,
                 usage=usage,
                 cost_usd=self.cost(usage),
@@ -186,16 +190,16 @@ class _Batch:
         return self.max_cost is not None and self.spent >= self.max_cost
 
 
-def _budget_record(doc_id: str, max_cost: float) -> BatchResult:
+def _budget_record(doc: Document, max_cost: float) -> BatchResult:
     message = f"not started: the budget of ${max_cost:.4f} was reached"
     error = ErrorRecord(type="BudgetExceeded", message=message, retryable=True)
-    return BatchResult(document_id=doc_id, status="error", error=error)
+    return BatchResult(document_id=doc.id, status="error", document=doc, error=error)
 
 
-def _duplicate_record(doc_id: str) -> BatchResult:
-    message = f"document id {doc_id!r} appeared before in this batch; ids must be unique"
+def _duplicate_record(doc: Document) -> BatchResult:
+    message = f"document id {doc.id!r} appeared before in this batch; ids must be unique"
     error = ErrorRecord(type="DuplicateId", message=message, retryable=False)
-    return BatchResult(document_id=doc_id, status="error", error=error)
+    return BatchResult(document_id=doc.id, status="error", document=doc, error=error)
 
 
 async def aextract_batch(
@@ -244,13 +248,13 @@ async def aextract_batch(
                 if doc.id in done:
                     continue
                 if doc.id in batch.seen:
-                    ready.append(_duplicate_record(doc.id))
+                    ready.append(_duplicate_record(doc))
                     continue
                 batch.seen.add(doc.id)
                 if (hit := batch.from_cache(doc)) is not None:
                     ready.append(hit)
                 elif batch.over_budget():
-                    ready.append(_budget_record(doc.id, max_cost or 0.0))
+                    ready.append(_budget_record(doc, max_cost or 0.0))
                 else:
                     pending.add(asyncio.create_task(batch.run_one(doc)))
             for result in ready:

@@ -24,16 +24,24 @@ from llm_extract import (
     __version__,
     check_fixtures,
     compare_baseline,
+    compare_html,
+    compare_markdown,
+    compare_table,
     eval_html,
     eval_markdown,
     eval_table,
     evaluate,
     extract_batch,
+    list_prompts,
     load_documents,
     load_fixtures,
+    load_prompt,
     make_baseline,
+    prompt_diff,
+    render_html,
     rule_floor,
     run_batch,
+    run_compare,
     run_eval,
 )
 from llm_extract.backends import LocalServer
@@ -487,3 +495,202 @@ def eval_command(
         console.print(f"[red]gate failed[/red]: {escape(failure)}")
     if failures:
         sys.exit(1)
+
+
+@main.command("compare")
+@click.argument("prompt_a")
+@click.argument("prompt_b", required=False)
+@click.option(
+    "--fixtures",
+    type=click.Path(file_okay=False),
+    default="evals/fixtures",
+    show_default=True,
+    help="Directory of labelled fixture files.",
+)
+@_model_options
+@click.option("--model-b", help="Model for B (default: the same as A), to compare models.")
+@click.option("--base-url-b", help="Endpoint for B (default: the same as A).")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write a standalone HTML report here.")
+@click.option(
+    "--markdown", type=click.Path(dir_okay=False), help="Write a Markdown summary (for a PR comment)."
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the comparison as JSON.")
+@click.option("--fail-if-worse", is_flag=True, help="Exit 1 when B is significantly worse on any type's F1.")
+@click.option(
+    "--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="F1 drop that counts."
+)
+@click.option(
+    "--alpha", type=click.FloatRange(0, 1), default=0.05, show_default=True, help="Significance level."
+)
+@click.option(
+    "--resamples", type=click.IntRange(100), default=2000, show_default=True, help="Bootstrap resamples."
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+def compare_command(
+    prompt_a: str,
+    prompt_b: str | None,
+    fixtures: str,
+    model_b: str | None,
+    base_url_b: str | None,
+    report: str | None,
+    markdown: str | None,
+    json_out: str | None,
+    fail_if_worse: bool,
+    threshold: float,
+    alpha: float,
+    resamples: int,
+    no_cache: bool,
+    **options: Any,
+) -> None:
+    """Compare prompt version B with A (or one prompt on two models) over the same fixtures."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import Progress
+
+    _check_writable(report, markdown, json_out)
+    if prompt_b is None and model_b is None and base_url_b is None:
+        raise click.UsageError("give a second prompt version, --model-b or --base-url-b")
+    settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
+    settings_b = {k: v for k, v in (("model", model_b), ("base_url", base_url_b)) if v is not None}
+    console = Console(stderr=True)
+    try:
+        items = load_fixtures(fixtures)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("extracting A and B", total=2 * len(items))
+
+            def advance(side: str, fixture: Any, _result: Any, error: ExtractError | None) -> None:
+                if error is not None:
+                    progress.console.print(
+                        f"[red]failed[/red] {side} {escape(fixture.id)}: {escape(str(error))}"
+                    )
+                progress.advance(task)
+
+            comparison = run_compare(
+                prompt_a,
+                prompt_b,
+                items,
+                settings_b=settings_b,
+                cache=not no_cache,
+                resamples=resamples,
+                alpha=alpha,
+                on_document=advance,
+                **settings,
+            )
+        comparison.fixtures = fixtures
+    except (ExtractError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out = Console()
+    (out if out.is_terminal else Console(width=170)).print(compare_table(comparison))
+    written = (
+        (markdown, compare_markdown(comparison) if markdown else ""),
+        (report, compare_html(comparison) if report else ""),
+        (json_out, comparison.model_dump_json(indent=2) if json_out else ""),
+    )
+    for path, content in written:
+        if path:
+            try:
+                Path(path).write_text(content, encoding="utf-8")
+            except OSError as exc:
+                console.print(f"[red]cannot write[/red] {escape(path)}: {escape(str(exc))}")
+                continue
+            console.print(f"wrote {escape(path)}", highlight=False)
+    worse = comparison.worse(threshold=threshold, alpha=alpha)
+    for line in worse:
+        console.print(f"[red]B is significantly worse[/red]: {escape(line)}")
+    if fail_if_worse and worse:
+        sys.exit(1)
+
+
+@main.group("prompts")
+def prompts_group() -> None:
+    """The prompt registry: list, show and diff prompt versions."""
+
+
+@prompts_group.command("list")
+def prompts_list() -> None:
+    """Every prompt version available, with its hash and description."""
+    try:
+        for ref in list_prompts():
+            prompt = load_prompt(ref)
+            click.echo(f"{ref}\t{prompt.content_hash}\t{prompt.description.splitlines()[0][:80]}")
+    except ExtractError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@prompts_group.command("show")
+@click.argument("ref")
+def prompts_show(ref: str) -> None:
+    """Print a prompt file (by name@version), after validating it."""
+    try:
+        prompt = load_prompt(ref)
+    except ExtractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"# {prompt.ref} {prompt.content_hash} ({prompt.path})")
+    click.echo(prompt.path.read_text(encoding="utf-8"), nl=False)
+
+
+@prompts_group.command("diff")
+@click.argument("ref_a")
+@click.argument("ref_b")
+def prompts_diff(ref_a: str, ref_b: str) -> None:
+    """A unified diff of two prompt versions."""
+    try:
+        a, b = load_prompt(ref_a), load_prompt(ref_b)
+    except ExtractError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(prompt_diff(a.path, b.path, labels=(a.ref, b.ref)) or f"{a.ref} and {b.ref} are the same file")
+
+
+def _json_items(source: str) -> list[Any]:
+    """A JSON array, a single JSON object (``extract`` output) or JSON lines."""
+    try:
+        whole = json.loads(source)
+    except ValueError:
+        return [json.loads(line) for line in source.splitlines() if line.strip()]
+    return whole if isinstance(whole, list) else [whole]
+
+
+@main.command("view")
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option(
+    "--documents",
+    type=click.Path(exists=True),
+    help="The source documents (file or directory), for results that do not carry their text.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="HTML file to write (default: RESULTS with .html)."
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
+@click.option("--title", default="llm-extract results", show_default=True, help="Page title.")
+def view_command(
+    results: str, documents: str | None, out: str | None, open_browser: bool, title: str
+) -> None:
+    """Write one standalone HTML page showing a results JSONL (or an extraction JSON) over its articles."""
+    source = sys.stdin.read() if results == "-" else Path(results).read_text(encoding="utf-8")
+    items: list[BatchResult | Extraction] = []
+    try:
+        rows = _json_items(source)
+        for number, data in enumerate(rows, start=1):
+            if not isinstance(data, dict):
+                raise ValueError(f"item {number} is not a JSON object")
+            items.append(
+                BatchResult.model_validate(data) if "status" in data else Extraction.model_validate(data)
+            )
+        docs = list(load_documents(documents)) if documents else []
+    except (ValueError, ExtractError) as exc:
+        raise click.ClickException(f"{results}: {str(exc).splitlines()[0]}") from exc
+    target = Path(out) if out else Path("view.html" if results == "-" else Path(results).with_suffix(".html"))
+    _check_writable(str(target))
+    missing = [
+        (i.document_id) for i in items if (isinstance(i, Extraction) or i.document is None) and not docs
+    ]
+    if missing:
+        click.echo(
+            f"warning: {len(missing)} result(s) carry no article text; pass --documents to show it", err=True
+        )
+    target.write_text(render_html(items, docs, title=title), encoding="utf-8")
+    click.echo(f"wrote {target} ({len(items)} document(s))", err=True)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(target.resolve().as_uri())

@@ -15,14 +15,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from llm_extract.cost import Pricing
+from llm_extract.cache import ResultCache, cache_key
+from llm_extract.compare import Comparison, compare_reports, prompt_diff
+from llm_extract.cost import Pricing, pricing_for
 from llm_extract.errors import ExtractError
 from llm_extract.evaluate import EvalReport, FieldScore, Floor, MatchConfig, Metric, evaluate
 from llm_extract.extract import Extractor
 from llm_extract.fixtures import Fixture, load_fixtures
-from llm_extract.schema import Extraction, Usage
+from llm_extract.prompts import load_prompt
+from llm_extract.schema import Document, Extraction, Usage
 
-__all__ = ["Baseline", "compare_baseline", "make_baseline", "rule_floor", "run_eval"]
+__all__ = ["Baseline", "compare_baseline", "make_baseline", "rule_floor", "run_compare", "run_eval"]
 
 Scheme = Literal["strict", "partial"]
 
@@ -35,6 +38,7 @@ def run_eval(
     config: MatchConfig | None = None,
     pricing: Pricing | None = None,
     floor: bool = True,
+    cache: ResultCache | str | Path | bool = False,
     on_document: Callable[[Fixture, Extraction | None, ExtractError | None], None] | None = None,
     **settings: Any,
 ) -> EvalReport:
@@ -43,20 +47,38 @@ def run_eval(
     A document whose extraction fails scores as an empty prediction (every gold item a miss) and is
     counted in ``EvalReport.errors``; the tokens it spent still count. With ``floor`` (the default)
     the no-model ``rules`` strategy is scored on the same fixtures too, as ``EvalReport.floor``.
+    With ``cache``, fixtures already extracted with the same settings (by an eval or a batch) are
+    read from the result cache; the report still shows the tokens and time they originally took.
     """
     source = str(fixtures) if isinstance(fixtures, str | Path) else None
     items = load_fixtures(fixtures) if isinstance(fixtures, str | Path) else list(fixtures)
+    # The floor first: it takes milliseconds, and a failure there must not follow a paid run.
+    rules = rule_floor(items, config=config) if floor else None
     owned = extractor is None
     if extractor is None:
         extractor = Extractor(prompt=prompt, **settings)
+    store = _open_cache(cache, extractor)
     predictions: dict[str, Extraction] = {}
     errors: dict[str, str] = {}
     spent = Usage()
     started = time.perf_counter()
     try:
         for fixture in items:
+            key = _key(fixture.document, extractor)
+            if store is not None and (hit := _cached(store, key, fixture.id)) is not None:
+                predictions[fixture.id] = hit
+                if on_document:
+                    on_document(fixture, hit, None)
+                continue
             try:
                 result = extractor.extract(fixture.document)
+                if store is not None:
+                    record = {
+                        "document_id": fixture.id,
+                        "status": "ok",
+                        "extraction": result.model_dump(mode="json"),
+                    }
+                    store.put(key, fixture.id, record)
             except ExtractError as exc:
                 errors[fixture.id] = str(exc)
                 spent = spent + (exc.usage or Usage())
@@ -67,14 +89,17 @@ def run_eval(
             if on_document:
                 on_document(fixture, result, None)
     finally:
+        if store is not None and not isinstance(cache, ResultCache):
+            store.close()
         if owned:
             extractor.close()
     report = evaluate(predictions, items, errors=errors, config=config)
     usage = report.usage + spent
-    if pricing is not None:
-        cost: float | None = pricing.cost(usage)
-    else:
-        cost = 0.0 if extractor.settings.endpoint == "embedded" else None
+    endpoint = "none" if extractor.strategy == "rules" else extractor.settings.endpoint
+    prices = pricing_for(
+        extractor.model, endpoint=endpoint, prices=extractor.settings.prices, explicit=pricing
+    )
+    cost = None if prices is None else prices.cost(usage)
     return report.model_copy(
         update={
             "prompt": extractor.prompt.ref,
@@ -85,9 +110,78 @@ def run_eval(
             "usage": usage,
             "cost_usd": cost,
             "wall_time_s": round(time.perf_counter() - started, 3),
-            "floor": rule_floor(items, config=config) if floor else None,
+            "floor": rules,
         }
     )
+
+
+def _key(document: Document, extractor: Extractor) -> str:
+    e = extractor
+    return cache_key(
+        document, e.settings, prompt_hash=e.prompt.content_hash, model=e.model, strategy=e.strategy
+    )
+
+
+def _cached(store: ResultCache, key: str, fixture_id: str) -> Extraction | None:
+    record = store.get(key)
+    if not record or record.get("status") != "ok" or not isinstance(record.get("extraction"), dict):
+        return None
+    try:
+        extraction = Extraction.model_validate(record["extraction"])
+    except ValueError:
+        return None
+    return extraction.model_copy(update={"document_id": fixture_id})
+
+
+def _open_cache(cache: ResultCache | str | Path | bool, extractor: Extractor) -> ResultCache | None:
+    if cache is False:
+        return None
+    if isinstance(cache, ResultCache):
+        return cache
+    return ResultCache(extractor.settings.cache_dir if cache is True else cache)
+
+
+def run_compare(
+    prompt_a: str,
+    prompt_b: str | None = None,
+    fixtures: str | Path | Iterable[Fixture] = "evals/fixtures",
+    *,
+    settings_b: dict[str, Any] | None = None,
+    extractors: tuple[Extractor, Extractor] | None = None,
+    config: MatchConfig | None = None,
+    cache: ResultCache | str | Path | bool = False,
+    resamples: int = 2000,
+    alpha: float = 0.05,
+    on_document: Callable[[str, Fixture, Extraction | None, ExtractError | None], None] | None = None,
+    **settings: Any,
+) -> Comparison:
+    """Run two prompt versions (or one prompt on two models: ``settings_b``) over the same fixtures.
+
+    ``settings`` apply to both runs; ``settings_b`` overrides them for B (e.g. ``{"model": ...}``).
+    """
+    items = load_fixtures(fixtures) if isinstance(fixtures, str | Path) else list(fixtures)
+    prompt_b = prompt_b or prompt_a
+    reports = []
+    for side, prompt, overrides in (("A", prompt_a, {}), ("B", prompt_b, settings_b or {})):
+        hook = (lambda f, r, e, side=side: on_document(side, f, r, e)) if on_document else None
+        extractor = extractors[0 if side == "A" else 1] if extractors else None
+        report = run_eval(
+            prompt,
+            items,
+            extractor=extractor,
+            config=config,
+            floor=False,
+            cache=cache,
+            on_document=hook,
+            **{**settings, **overrides},
+        )
+        reports.append(report)
+    a, b = load_prompt(prompt_a), load_prompt(prompt_b)
+    diff = prompt_diff(a.path, b.path, labels=(a.ref, b.ref))
+    comparison = compare_reports(reports[0], reports[1], resamples=resamples, alpha=alpha, diff=diff)
+    if isinstance(fixtures, str | Path):
+        comparison.fixtures = str(fixtures)
+    return comparison
 
 
 def rule_floor(fixtures: Iterable[Fixture], *, config: MatchConfig | None = None) -> Floor:

@@ -18,6 +18,13 @@ ROOT = PACKAGE.parent
 # Written out by hand from llm_extract/__init__.py: a new public name must be added here on purpose.
 PUBLIC_NAMES = {
     "Actor",
+    "Comparison",
+    "compare_html",
+    "compare_markdown",
+    "compare_table",
+    "prompt_diff",
+    "render_html",
+    "run_compare",
     "BatchResult",
     "BatchSummary",
     "ErrorRecord",
@@ -149,6 +156,7 @@ PURE_MODULES = [
     "report/__init__.py",
     "chunking.py",
     "cost.py",
+    "compare.py",
 ]
 FORBIDDEN_IN_PURE = (
     "llm_extract.client",

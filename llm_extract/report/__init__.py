@@ -7,6 +7,8 @@ escaped); the page carries its own CSS and script, so it opens from disk with no
 from __future__ import annotations
 
 import itertools
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +16,22 @@ import jinja2
 from rich.console import Group
 from rich.table import Table
 
+from llm_extract.batch import BatchResult
+from llm_extract.compare import Comparison, Delta
 from llm_extract.evaluate import FIELDS, ITEM_TYPES, DocumentEval, EvalReport, Metric
-from llm_extract.schema import Actor, Claim, Event, Evidence
+from llm_extract.schema import Actor, Claim, Document, Event, Evidence, Extraction
 
-__all__ = ["Segment", "eval_html", "eval_markdown", "eval_table", "highlight"]
+__all__ = [
+    "Segment",
+    "compare_html",
+    "compare_markdown",
+    "compare_table",
+    "eval_html",
+    "eval_markdown",
+    "eval_table",
+    "highlight",
+    "render_html",
+]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("llm_extract.report", "templates"),
@@ -54,6 +68,35 @@ def _floor_f1(report: EvalReport, item_type: str) -> str:
     return f"{_pct(f1['strict'])} / {_pct(f1['partial'])}"
 
 
+def _p(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _delta(d: Delta, alpha: float, markdown: bool = True) -> str:
+    if d.delta is None:
+        return "–"
+    text = f"{100 * d.delta:+.1f}"
+    return f"**{text}**" if markdown and d.significant(alpha) else text
+
+
+def _delta_ci(d: Delta) -> str:
+    if d.low is None or d.high is None:
+        return "–"
+    return f"[{100 * d.low:+.1f}, {100 * d.high:+.1f}]"
+
+
+def _trend(d: Delta, alpha: float) -> str:
+    if d.delta is None or not d.significant(alpha):
+        return ""
+    return "up" if d.delta > 0 else "down"
+
+
+def _usd(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.6f}"
+
+
 def _md_cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -62,6 +105,11 @@ for _env in (_ENV, _MD):
     _env.filters["pct"] = _pct
     _env.filters["ci"] = _ci
     _env.filters["md"] = _md_cell
+    _env.filters["p"] = _p
+    _env.filters["delta"] = _delta
+    _env.filters["delta_ci"] = _delta_ci
+    _env.filters["trend"] = _trend
+    _env.filters["usd"] = _usd
     _env.globals["floor_f1"] = _floor_f1
 
 
@@ -84,10 +132,10 @@ def highlight(text: str, spans: list[tuple[int, int, str, str]]) -> list[Segment
     for lo, hi in itertools.pairwise(cuts):
         if hi <= lo or lo < 0 or hi > len(text):
             continue
-        covering = [(c, k) for s, e, c, k in spans if s <= lo and hi <= e]
-        segments.append(
-            Segment(text[lo:hi], sorted({c for c, _ in covering}), sorted({k for _, k in covering}))
-        )
+        covering = [(e - s, c, k) for s, e, c, k in spans if s <= lo and hi <= e]
+        # Keys longest first, so the last one is the innermost item (what a click on it means).
+        keys = list(dict.fromkeys(k for _, _, k in sorted(covering, key=lambda x: (-x[0], x[2]))))
+        segments.append(Segment(text[lo:hi], sorted({c for _, c, _ in covering}), keys))
     return segments
 
 
@@ -233,3 +281,175 @@ def eval_table(report: EvalReport) -> Group:
         f"failed documents {report.errors}",
     )
     return Group(scores, fields, run)
+
+
+def compare_markdown(comparison: Comparison, *, timings: bool = True) -> str:
+    """The comparison as Markdown for a pull-request comment.
+
+    ``timings=False`` drops the one machine-dependent row, so the text reproduces exactly from cassettes.
+    """
+    return _MD.get_template("compare.md.j2").render(c=comparison, timings=timings)
+
+
+def compare_html(comparison: Comparison) -> str:
+    """The comparison as a standalone HTML page."""
+    return _ENV.get_template("compare.html.j2").render(c=comparison)
+
+
+def compare_table(comparison: Comparison) -> Group:
+    """Rich tables for the terminal: F1 and field deltas with intervals and p-values, and cost."""
+    a, b = comparison.a, comparison.b
+    title = f"llm-extract compare · A {a.prompt} ({a.model}) → B {b.prompt} ({b.model})"
+    scores = Table(title=f"{title} · {len(comparison.documents)} documents")
+    for column in ("score", "A", "B", "Δ (B − A)", "95% CI of Δ", "p"):
+        scores.add_column(column, justify="left" if column == "score" else "right")
+    rows = [(f"{t} {s} F1", d) for t, schemes in comparison.f1.items() for s, d in schemes.items()]
+    rows += [(f"{t}.{n}", d) for t, fields in comparison.fields.items() for n, d in fields.items()]
+    for name, d in rows:
+        style = {"up": "green", "down": "red"}.get(_trend(d, comparison.alpha))
+        cells = (
+            _pct(d.a),
+            _pct(d.b),
+            _delta(d, comparison.alpha, markdown=False),
+            _delta_ci(d),
+            _p(d.p_value),
+        )
+        scores.add_row(name, *cells, style=style)
+    cost = Table(title="cost per document")
+    for column in ("", "A", "B"):
+        cost.add_column(column, justify="right")
+    cost.add_row("tokens", f"{a.tokens_per_document:,.0f}", f"{b.tokens_per_document:,.0f}")
+    cost.add_row("cost", _usd(a.cost_per_document), _usd(b.cost_per_document))
+    cost.add_row("model time", f"{a.latency_per_document_s:.2f} s", f"{b.latency_per_document_s:.2f} s")
+    cost.add_row("failed documents", str(a.errors), str(b.errors))
+    return Group(scores, cost)
+
+
+def _where(evidence: Evidence) -> str:
+    if not evidence.grounded:
+        return "not found in the text"
+    return f"{evidence.alignment} match at characters {evidence.start}–{evidence.end}"
+
+
+def _records(extraction: Extraction) -> dict[str, list[tuple[str, str]]]:
+    """What the view shows on click, per item key: ordered (field, text) pairs, shown as text."""
+    names = {a.id: a.name for a in extraction.actors}
+    out: dict[str, dict[str, str]] = {}  # dicts keep order here; pairs keep it through tojson
+    for a in extraction.actors:
+        out[f"actors-{a.id}"] = {
+            "actor": f"{a.id} {a.name}",
+            "kind": a.kind,
+            "title": a.title or "",
+            "aliases": ", ".join(a.aliases),
+            "mentions": str(len(a.mentions)),
+            "grounded": "yes" if a.grounded else "no",
+        }
+    for e in extraction.events:
+        out[f"events-{e.id}"] = {
+            "event": f"{e.id} “{e.trigger.quote}”",
+            "type": e.type,
+            "status": e.status,
+            "participants": ", ".join(
+                f"{names.get(p.actor_id, p.actor_id)} ({p.role})" for p in e.participants
+            ),
+            "date": (e.date.value or e.date.expression) if e.date else "",
+            "location": e.location or "",
+            "evidence": _where(e.trigger),
+        }
+    for c in extraction.claims:
+        out[f"claims-{c.id}"] = {
+            "claim": f"{c.id} {c.statement}",
+            "claimant": names.get(c.claimant, c.claimant) if c.claimant else "the author",
+            "polarity": c.polarity,
+            "hedged": "yes" if c.hedged else "no",
+            "evidence": _where(c.evidence),
+        }
+    # tojson sorts object keys; a list of pairs keeps the reading order.
+    return {key: list(fields.items()) for key, fields in out.items()}
+
+
+def _view_document(
+    doc: Document | None, extraction: Extraction | None, error: Any, doc_id: str
+) -> dict[str, Any]:
+    spans: list[tuple[int, int, str, str]] = []
+    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in ITEM_TYPES}
+    ungrounded: list[dict[str, str]] = []
+    grounded_keys: list[str] = []
+    names = {a.id: a.name for a in extraction.actors} if extraction else {}
+    for item_type in ITEM_TYPES:
+        for item in getattr(extraction, item_type) if extraction else []:
+            key = f"{item_type}-{item.id}"
+            evidence = _evidence(item_type, item)
+            found = [
+                (e.start, e.end)
+                for e in evidence
+                if e.grounded and e.start is not None and e.end is not None and doc and e.end <= len(doc.text)
+            ]
+            spans += [(start, end, f"p-{item_type[:-1]}", key) for start, end in found]
+            if found:
+                grounded_keys.append(key)
+            for e in evidence:
+                if not e.grounded:
+                    ungrounded.append({"key": key, "id": item.id, "kind": item_type[:-1], "quote": e.quote})
+            rows[item_type].append({"key": key, **_item_view(item_type, item, names)})
+    counts = (
+        f"{len(extraction.actors)} actors · {len(extraction.events)} events · {len(extraction.claims)} claims"
+        if extraction
+        else "no extraction"
+    )
+    meta = ""
+    if extraction:
+        m = extraction.metadata
+        meta = f"{m.prompt_name}@{m.prompt_version} · {m.model} · {m.strategy}"
+    return {
+        "id": doc_id,
+        "anchor": re.sub(r"[^A-Za-z0-9_-]", "_", doc_id),
+        "title": doc.title if doc else None,
+        "published": doc.published if doc else None,
+        "meta": meta,
+        "segments": highlight(doc.text, spans) if doc else [],
+        "rows": rows,
+        "ungrounded": ungrounded,
+        "grounded_keys": grounded_keys,
+        "records": _records(extraction) if extraction else {},
+        "error": error,
+        "counts": counts,
+    }
+
+
+def render_html(
+    results: Extraction | BatchResult | Sequence[Extraction | BatchResult],
+    documents: Document | Sequence[Document] | Mapping[str, Document] | None = None,
+    *,
+    title: str = "llm-extract results",
+) -> str:
+    """One standalone HTML page showing extractions over their articles (text is always escaped).
+
+    ``results`` are extractions or batch results (which carry their document); ``documents`` supply
+    the text for bare extractions, matched by id.
+    """
+    items = [results] if isinstance(results, Extraction | BatchResult) else list(results)
+    if isinstance(documents, Document):
+        by_id: dict[str, Document] = {documents.id: documents}
+    elif isinstance(documents, Mapping):
+        by_id = dict(documents)
+    else:
+        by_id = {d.id: d for d in documents or []}
+    docs = []
+    for item in items:
+        if isinstance(item, BatchResult):
+            doc = item.document or by_id.get(item.document_id)
+            docs.append(_view_document(doc, item.extraction, item.error, item.document_id))
+        else:
+            doc = by_id.get(item.document_id)
+            if doc is None and len(items) == 1 and len(by_id) == 1:
+                doc = next(iter(by_id.values()))  # one extraction, one document: they belong together
+            docs.append(_view_document(doc, item, None, item.document_id))
+    totals = {
+        "actors": sum(len(d["rows"]["actors"]) for d in docs),
+        "events": sum(len(d["rows"]["events"]) for d in docs),
+        "claims": sum(len(d["rows"]["claims"]) for d in docs),
+        "ungrounded": sum(len(d["ungrounded"]) for d in docs),
+        "failed": sum(1 for d in docs if d["error"]),
+    }
+    return _ENV.get_template("view.html.j2").render(title=title, docs=docs, totals=totals)
