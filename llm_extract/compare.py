@@ -77,7 +77,11 @@ class DocumentChange(BaseModel):
     delta: float = Field(description="B minus A: partial F1 summed over the three types")
     found: list[str] = Field(description="gold items B matches and A misses")
     lost: list[str] = Field(description="gold items A matches and B misses")
+    changed: list[str] = Field(
+        default_factory=list, description="fields of items both match that B labels differently"
+    )
     spurious_change: int = Field(description="B's spurious items minus A's")
+    relabel: int = Field(0, description="labels B got right that A had wrong, minus the reverse")
 
 
 class Comparison(BaseModel):
@@ -237,12 +241,39 @@ def _matched(doc: DocumentEval, item_type: str) -> set[str]:
     return {m.gold_id for m in doc.matches[item_type]}
 
 
+_COMPARED = {"actors": ("kind",), "events": ("type", "status"), "claims": ("polarity", "hedged")}
+
+
+def _labels(doc: DocumentEval, item_type: str) -> dict[str, dict[str, Any]]:
+    """For each matched gold id: the matched prediction's labels that can be compared across runs."""
+    predicted = {i.id: i for i in getattr(doc.predicted, item_type)} if doc.predicted else {}
+    return {
+        m.gold_id: {name: getattr(predicted[m.predicted_id], name) for name in _COMPARED[item_type]}
+        for m in doc.matches[item_type]
+        if m.predicted_id in predicted
+    }
+
+
+def _relabelled(da: DocumentEval, db: DocumentEval, item_type: str) -> list[str]:
+    gold = {i.id: i for i in getattr(da.gold, item_type)}
+    before, after = _labels(da, item_type), _labels(db, item_type)
+    out = []
+    for gold_id in sorted(set(before) & set(after)):
+        for name in _COMPARED[item_type]:
+            old, new = before[gold_id][name], after[gold_id][name]
+            if old != new:
+                verdict = "now right" if new == getattr(gold[gold_id], name) else "now wrong"
+                out.append(f"{item_type[:-1]} {gold_id} {name} {old}→{new} ({verdict})")
+    return out
+
+
 def _changes(a: list[DocumentEval], b: list[DocumentEval]) -> list[DocumentChange]:
     changes = []
     for da, db in zip(a, b, strict=True):
         delta = 0.0
         found: list[str] = []
         lost: list[str] = []
+        changed: list[str] = []
         spurious = 0
         for t in ITEM_TYPES:
             ca, cb = da.counts[t], db.counts[t]
@@ -250,9 +281,19 @@ def _changes(a: list[DocumentEval], b: list[DocumentEval]) -> list[DocumentChang
             delta -= prf(ca.exact + 0.5 * ca.partial, ca.predicted, ca.gold)[2]
             found += [f"{t[:-1]} {i}" for i in sorted(_matched(db, t) - _matched(da, t))]
             lost += [f"{t[:-1]} {i}" for i in sorted(_matched(da, t) - _matched(db, t))]
+            changed += _relabelled(da, db, t)
             spurious += cb.spurious - ca.spurious
         changes.append(
-            DocumentChange(id=da.id, delta=round(delta, 6), found=found, lost=lost, spurious_change=spurious)
+            DocumentChange(
+                id=da.id,
+                delta=round(delta, 6),
+                found=found,
+                lost=lost,
+                changed=changed,
+                spurious_change=spurious,
+                relabel=sum(c.endswith("(now right)") for c in changed)
+                - sum(c.endswith("(now wrong)") for c in changed),
+            )
         )
     return changes
 
@@ -314,8 +355,14 @@ def compare_reports(
         for t in ITEM_TYPES
     }
     changes = _changes(docs_a, docs_b)
-    wins = sorted((c for c in changes if c.delta > 0), key=lambda c: (-c.delta, c.id))[:top]
-    losses = sorted((c for c in changes if c.delta < 0), key=lambda c: (c.delta, c.id))[:top]
+    # Ranked by F1 change, then by labels fixed or broken on items both runs found.
+    wins = sorted(
+        (c for c in changes if (c.delta, c.relabel) > (0, 0)), key=lambda c: (-c.delta, -c.relabel, c.id)
+    )
+    losses = sorted(
+        (c for c in changes if (c.delta, c.relabel) < (0, 0)), key=lambda c: (c.delta, c.relabel, c.id)
+    )
+    wins, losses = wins[:top], losses[:top]
     return Comparison(
         a=_summary(a),
         b=_summary(b),

@@ -124,3 +124,20 @@ def test_different_documents_cannot_be_compared() -> None:
     fewer = good.model_copy(update={"documents": good.documents[:2]})  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="different documents"):
         compare_reports(good, fewer)  # type: ignore[arg-type]
+
+
+def test_relabelled_items_are_reported_as_fixed_or_broken() -> None:
+    fixture = gold_fixture()
+    a = crafted_prediction()
+    # B labels PC2 (matched to gold C2, which is a denial) as denied: a fix; PC1 as not hedged: a fix too.
+    claims = [
+        c.model_copy(update={"polarity": "denied"} if c.id == "PC2" else {"hedged": False}) for c in a.claims
+    ]
+    b = a.model_copy(update={"claims": claims})
+    comparison = compare_reports(evaluate([a], [fixture]), evaluate([b], [fixture]))
+    [win] = comparison.wins
+    assert win.delta == 0.0  # the same items are found; only their labels changed
+    assert win.relabel == 2
+    assert "claim C2 polarity asserted→denied (now right)" in win.changed
+    assert "claim C1 hedged True→False (now right)" in win.changed
+    assert comparison.losses == []
