@@ -42,6 +42,8 @@ class Settings:
     rpm: float | None = None
     tpm: float | None = None
     cache_dir: Path | None = None
+    # A hard limit: longer documents are refused with a clear error rather than chunked for hours.
+    max_chars: int = 2_000_000
     prices: Path | None = None
 
     @property

@@ -66,6 +66,7 @@ def cache_key(document: Document, settings: Settings, *, prompt_hash: str, model
         "n_ctx": settings.n_ctx,
         "chunk_chars": settings.chunk_chars,
         "chunk_overlap": settings.chunk_overlap,
+        "max_chars": settings.max_chars,
         "schema": SCHEMA_VERSION,
         "version": __version__,
     }

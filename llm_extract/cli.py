@@ -20,6 +20,7 @@ from llm_extract import (
     EvalReport,
     ExtractError,
     Extraction,
+    InputError,
     Pricing,
     __version__,
     check_fixtures,
@@ -155,11 +156,14 @@ def extract(
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
     if resume and not (out and fmt == "jsonl"):
         raise click.UsageError("--resume needs --out FILE with --format jsonl")
+    unreadable: list[InputError] = []
     try:
-        documents = list(load_documents(source, published=published))
+        documents = list(load_documents(source, published=published, errors=unreadable))
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
+    for problem in unreadable:  # reported and skipped; everything readable still runs
+        err.print(f"error: {problem}", markup=False, highlight=False)
     batch: dict[str, Any] = {
         "concurrency": concurrency,
         "cache": not no_cache,
@@ -201,7 +205,9 @@ def extract(
             if r.error:
                 err.print(f"error {r.document_id}: {r.error.type}: {r.error.message}", markup=False)
     _report_summary(err, summary, len(documents))
-    if summary.errors:
+    if unreadable:
+        err.print(f"{len(unreadable)} input item(s) could not be read (see above)", highlight=False)
+    if summary.errors or unreadable:
         sys.exit(1)
 
 
@@ -431,7 +437,7 @@ def eval_command(
     _check_writable(report, json_out, markdown, write_baseline)
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
     pricing = _pricing(price_input, price_output)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     reference = None
     if baseline:
         # Read before the run: a bad baseline file must not waste a paid run.
@@ -552,7 +558,7 @@ def compare_command(
         raise click.UsageError("give a second prompt version, --model-b or --base-url-b")
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
     settings_b = {k: v for k, v in (("model", model_b), ("base_url", base_url_b)) if v is not None}
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     try:
         items = load_fixtures(fixtures)
         with Progress(console=console, transient=True) as progress:

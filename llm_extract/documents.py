@@ -1,11 +1,18 @@
-"""Read documents from files: .txt/.md (one article), .json (an object or a list), .jsonl (one per line)."""
+"""Read documents from files: .txt/.md, .html/.htm, .json (an object or a list), .jsonl (one per line).
+
+HTML is reduced to its text (scripts, styles and markup dropped, entities decoded, block elements on
+their own lines); offsets in the results index that text, which is the document's ``text``.
+"""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import sys
 from collections.abc import Iterator
 from datetime import date
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -14,34 +21,91 @@ from pydantic import ValidationError
 from llm_extract.errors import InputError
 from llm_extract.schema import Document
 
-__all__ = ["TEXT_SUFFIXES", "load_documents"]
+__all__ = ["TEXT_SUFFIXES", "html_to_text", "load_documents"]
 
 TEXT_SUFFIXES = (".txt", ".md")
+_HTML_SUFFIXES = (".html", ".htm")
 _JSON_SUFFIXES = (".json", ".jsonl")
+_BLOCKS = {
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section",
+    "article", "header", "footer", "blockquote", "pre", "figcaption", "title", "dd", "dt",
+}  # fmt: skip
+_SKIP = {"script", "style", "noscript", "template", "svg", "head"}
 
 
-def load_documents(source: str | Path, *, published: date | str | None = None) -> Iterator[Document]:
+class _TextParser(HTMLParser):
+    """Collects the visible text of an HTML page, one block element per line."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+        self.title: list[str] = []
+        self.in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self.in_title = True
+        elif tag in _SKIP:
+            self.skipping += 1
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self.in_title = False
+        elif tag in _SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title.append(data)
+        elif not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> tuple[str, str | None]:
+    """The visible text of an HTML page (paragraphs separated by blank lines) and its title."""
+    parser = _TextParser()
+    parser.feed(markup)
+    parser.close()
+    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(parser.parts).split("\n")]
+    text = "\n\n".join(line for line in lines if line)
+    title = html.unescape(" ".join("".join(parser.title).split())) or None
+    return text + "\n" if text else "", title
+
+
+def load_documents(
+    source: str | Path,
+    *,
+    published: date | str | None = None,
+    errors: list[InputError] | None = None,
+) -> Iterator[Document]:
     """Documents from a file, a directory of files, or ``-`` (standard input, text or JSONL).
 
     ``published`` applies to plain-text documents, which carry no date of their own.
-    A file that cannot be read raises ``InputError`` naming it.
+    A file or line that cannot be read raises ``InputError`` naming it; with an ``errors`` list,
+    it is appended there instead and the rest is still read (a batch loses nothing it can read).
     """
     when = date.fromisoformat(published) if isinstance(published, str) else published
     if str(source) == "-":
         raw = sys.stdin.buffer.read()
         text = _decode(raw, "<stdin>")
         if text.lstrip().startswith("{"):
-            yield from _json_lines(text, "<stdin>")
+            yield from _json_lines(text, "<stdin>", errors)
         else:
             yield _document("<stdin>", {"text": text, "published": when})
         return
     path = Path(source)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in TEXT_SUFFIXES + _JSON_SUFFIXES)
+        suffixes = TEXT_SUFFIXES + _HTML_SUFFIXES + _JSON_SUFFIXES
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
         if not files:
-            raise InputError(f"{path}: no .txt, .md, .json or .jsonl files in this directory")
+            raise InputError(f"{path}: no .txt, .md, .html, .json or .jsonl files in this directory")
         for file in files:
-            yield from load_documents(file, published=when)
+            yield from _guard(load_documents(file, published=when, errors=errors), errors)
         return
     if not path.is_file():
         raise InputError(f"{path}: no such file or directory")
@@ -52,7 +116,10 @@ def load_documents(source: str | Path, *, published: date | str | None = None) -
     text = _decode(raw, str(path))
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        yield from _json_lines(text, str(path))
+        yield from _json_lines(text, str(path), errors)
+    elif suffix in _HTML_SUFFIXES:
+        body, title = html_to_text(text)
+        yield _document(str(path), {"text": body, "title": title, "published": when}, default_id=path.stem)
     elif suffix == ".json":
         try:
             data = json.loads(text)
@@ -77,16 +144,31 @@ def _decode(raw: bytes, where: str) -> str:
         ) from exc
 
 
-def _json_lines(text: str, where: str) -> Iterator[Document]:
+def _guard(documents: Iterator[Document], errors: list[InputError] | None) -> Iterator[Document]:
+    """Collect a file's error into ``errors`` (when given) instead of stopping the whole directory."""
+    try:
+        yield from documents
+    except InputError as exc:
+        if errors is None:
+            raise
+        errors.append(exc)
+
+
+def _json_lines(text: str, where: str, errors: list[InputError] | None = None) -> Iterator[Document]:
     # Split on \n only: U+2028 and friends may appear raw inside JSON strings.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}:{number}: invalid JSON: {exc.msg}") from exc
-        yield _document(f"{where}:{number}", item)
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{where}:{number}: invalid JSON: {exc.msg}") from exc
+            yield _document(f"{where}:{number}", item)
+        except InputError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)  # this line is reported; the next ones are still read
 
 
 def _document(where: str, item: Any, default_id: str = "") -> Document:

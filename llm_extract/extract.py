@@ -219,6 +219,13 @@ class Extractor:
 
     async def _extract(self, doc: Document, ask: Ask[Any], stats: CallStats) -> Extraction:
         started = time.perf_counter()
+        if len(doc.text) > self.settings.max_chars:
+            raise InputError(
+                f"document is {len(doc.text):,} characters, over the limit of {self.settings.max_chars:,} "
+                "(LLM_EXTRACT_MAX_CHARS)",
+                document_id=doc.id,
+                prompt=self.prompt.ref,
+            )
         try:
             actors, events, claims, chunks = await self._chunked(doc, ask)
         except ExtractError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,20 @@ def _json_body(r1: Any, r2: Any) -> None:
     assert parse(r1.body) == parse(r2.body), "request bodies differ"
 
 
+_KEY_IN_BODY = re.compile(rb'"api[_-]?key"|sk-[A-Za-z0-9_-]{16,}|Bearer\s+\S{8,}', re.IGNORECASE)
+
+
 def _scrub_request(request: Any) -> Any:
     # x-stainless-* headers carry the OS, runtime and retry count: noise that must not affect matching.
     for name in list(request.headers):
         if name.lower().startswith("x-stainless") or name.lower() in _SECRET_HEADERS:
             del request.headers[name]
+    # Refuse, rather than trust the filters: a cassette is committed, so a key in it is a leak.
+    if any(name.lower() in ("authorization", "api-key", "x-api-key") for name in request.headers):
+        raise RuntimeError("refusing to record a request that still carries a credential header")
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    if _KEY_IN_BODY.search(body):
+        raise RuntimeError("refusing to record a request whose body looks like it holds an API key")
     return request
 
 

@@ -138,7 +138,7 @@ def test_directory_reads_known_suffixes_sorted_by_name(tmp_path: Path) -> None:
 
 
 def test_empty_directory(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"no \.txt, \.md, \.json or \.jsonl files"):
+    with pytest.raises(InputError, match=r"no \.txt, \.md, \.html, \.json or \.jsonl files"):
         load(tmp_path)
 
 
