@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -29,7 +29,7 @@ from llm_extract.cache import ResultCache, cache_key
 from llm_extract.cost import Pricing, pricing_for
 from llm_extract.errors import ConfigError, ExtractError, InputError, ModelOutputError
 from llm_extract.extract import Extractor, _as_document
-from llm_extract.schema import Document, Extraction, Usage
+from llm_extract.schema import BatchResult, Document, ErrorRecord, Usage
 
 __all__ = [
     "BatchResult",
@@ -42,32 +42,6 @@ __all__ = [
 
 # Errors that another try may fix: the cache never keeps them and --resume retries them.
 _PERMANENT = (ModelOutputError, InputError)
-
-
-class ErrorRecord(BaseModel):
-    """Why a document has no extraction."""
-
-    type: str = Field(description="exception class, e.g. ModelOutputError, TransportError, BudgetExceeded")
-    message: str
-    attempts: int | None = None
-    raw_output: str | None = None
-    retryable: bool = Field(description="whether running the document again may succeed")
-
-
-class BatchResult(BaseModel):
-    """One document's outcome: exactly one of ``extraction`` and ``error`` is set."""
-
-    document_id: str
-    status: Literal["ok", "error"]
-    document: Document | None = Field(None, description="the input, so a result file can be viewed alone")
-    extraction: Extraction | None = None
-    error: ErrorRecord | None = None
-    cached: bool = Field(False, description="answered from the cache: no model call in this run")
-    usage: Usage = Field(default_factory=Usage, description="tokens spent in this run, re-asks included")
-    cost_usd: float | None = Field(
-        None, description="cost of this run's tokens; None if the price is unknown"
-    )
-    latency_s: float = 0.0
 
 
 class BatchSummary(BaseModel):

@@ -36,6 +36,7 @@ __all__ = [
     "Actor",
     "ActorKind",
     "AlignmentStatus",
+    "BatchResult",
     "Claim",
     "ClaimPolarity",
     "DatePrecision",
@@ -45,6 +46,7 @@ __all__ = [
     "DraftEvent",
     "DraftExtraction",
     "DraftParticipant",
+    "ErrorRecord",
     "Event",
     "EventDate",
     "EventStatus",
@@ -285,6 +287,32 @@ class Extraction(BaseModel):
     def _references_resolve(self) -> Extraction:
         check_references(self)
         return self
+
+
+class ErrorRecord(BaseModel):
+    """Why a document has no extraction."""
+
+    type: str = Field(description="exception class, e.g. ModelOutputError, TransportError, BudgetExceeded")
+    message: str
+    attempts: int | None = None
+    raw_output: str | None = None
+    retryable: bool = Field(description="whether running the document again may succeed")
+
+
+class BatchResult(BaseModel):
+    """One document's outcome: exactly one of ``extraction`` and ``error`` is set."""
+
+    document_id: str
+    status: Literal["ok", "error"]
+    document: Document | None = Field(None, description="the input, so a result file can be viewed alone")
+    extraction: Extraction | None = None
+    error: ErrorRecord | None = None
+    cached: bool = Field(False, description="answered from the cache: no model call in this run")
+    usage: Usage = Field(default_factory=Usage, description="tokens spent in this run, re-asks included")
+    cost_usd: float | None = Field(
+        None, description="cost of this run's tokens; None if the price is unknown"
+    )
+    latency_s: float = 0.0
 
 
 # --- What the model fills in (single-call strategy). Quotes only: offsets are ours to find. ---

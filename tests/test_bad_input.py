@@ -66,7 +66,9 @@ def test_offsets_index_the_original_string(text: str) -> None:
 
 def test_a_hard_limit_refuses_huge_documents_by_name() -> None:
     big = Document(id="huge", text=ARTICLE * 100)
-    with pytest.raises(InputError, match=r"7,400 characters, over the limit of 1,000.*document=huge") as caught:
+    with pytest.raises(
+        InputError, match=r"7,400 characters, over the limit of 1,000.*document=huge"
+    ) as caught:
         Extractor(strategy="rules", max_chars=1000).extract(big)
     assert "LLM_EXTRACT_MAX_CHARS" in str(caught.value)
     small = Document(id="small", text=ARTICLE)

@@ -16,10 +16,9 @@ import jinja2
 from rich.console import Group
 from rich.table import Table
 
-from llm_extract.batch import BatchResult
 from llm_extract.compare import Comparison, Delta
 from llm_extract.evaluate import FIELDS, ITEM_TYPES, DocumentEval, EvalReport, Metric
-from llm_extract.schema import Actor, Claim, Document, Event, Evidence, Extraction
+from llm_extract.schema import Actor, BatchResult, Claim, Document, Event, Evidence, Extraction
 
 __all__ = [
     "Segment",
