@@ -20,6 +20,7 @@ __all__ = [
     "SentenceCues",
     "actor_candidates",
     "is_headline",
+    "is_instruction",
     "sentence_cues",
 ]
 
@@ -159,6 +160,28 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
+# Text addressed to a language model rather than to readers: a prompt injection inside the article.
+_INSTRUCTION = re.compile(
+    r"""
+      \b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}?
+          \b(?:previous|prior|above|earlier|all|any|these|your|system)\b[^.!?]{0,25}?
+          \b(?:instructions?|prompts?|rules|directions|guidelines)\b
+    | \byou\s+are\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:ai|assistant|language\s+model|chatbot|llm|extractor)\b
+    | </?\s*(?:system|assistant|user|instructions?|prompt)\s*>
+    | (?:^|\n)\s*(?:system|assistant)\s*:
+    | \bnew\s+instructions?\b
+    | \b(?:respond|reply|answer|output|return)\s+(?:only\s+)?(?:with\s+)?(?:the\s+following\s+)?json\b
+    | \{\s*["\u201c](?:actors|events|claims)["\u201d]\s*:
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def is_instruction(sentence: Span) -> bool:
+    """Whether a sentence talks to a language model ("ignore previous instructions", fake tags or JSON)."""
+    return _INSTRUCTION.search(sentence.text) is not None
+
+
 def is_headline(sentence: Span) -> bool:
     """Whether a line is a headline: title case and no closing punctuation."""
     if sentence.text.rstrip("\"'”’)").endswith((".", "!", "?")):
@@ -215,8 +238,9 @@ def actor_candidates(text: str, sentences: list[Span]) -> list[ActorCandidate]:
     """Cluster capitalized name spans into actor candidates with kind hints, titles and aliases."""
     clusters = _Clusters()
     for sentence in sentences:
-        if is_headline(sentence) or _BYLINE.match(sentence.text):
-            # Headlines capitalize every word (names there recur in the body); bylines name reporters.
+        if is_headline(sentence) or _BYLINE.match(sentence.text) or is_instruction(sentence):
+            # Headlines capitalize every word (names there recur in the body); bylines name reporters;
+            # an instruction to a model names whatever its author wants extracted.
             continue
         for m in _NAME.finditer(text, sentence.start, sentence.end):
             if m.group().split()[-1].lower() in _EVENT_NAMES:

@@ -30,7 +30,14 @@ from pydantic import BaseModel, Field, create_model
 
 from llm_extract._config import DEFAULT_LOCAL_MODEL, Settings, resolve_settings
 from llm_extract.backends.local import LocalServer
-from llm_extract.candidates import ActorCandidate, SentenceCues, actor_candidates, is_headline, sentence_cues
+from llm_extract.candidates import (
+    ActorCandidate,
+    SentenceCues,
+    actor_candidates,
+    is_headline,
+    is_instruction,
+    sentence_cues,
+)
 from llm_extract.chunking import MIN_CHUNK_CHARS, merge_chunks, plan_chunks
 from llm_extract.client import CallStats, ModelClient, RateLimiter
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
@@ -228,6 +235,9 @@ class Extractor:
             )
         try:
             actors, events, claims, chunks = await self._chunked(doc, ask)
+            blocked = [(s.start, s.end) for s in sentences(doc.text) if is_instruction(s)]
+            if blocked:
+                actors, events, claims = _outside(blocked, actors, events, claims)
         except ExtractError as exc:
             exc.document_id, exc.prompt = exc.document_id or doc.id, exc.prompt or self.prompt.ref
             exc.attempts = exc.attempts or stats.attempts
@@ -249,6 +259,7 @@ class Extractor:
             attempts=stats.attempts,
             transport_retries=stats.transport_retries,
             chunks=chunks,
+            instructions=len(blocked),
         )
         return Extraction(document_id=doc.id, actors=actors, events=events, claims=claims, metadata=metadata)
 
@@ -360,7 +371,7 @@ async def _decomposed(
     claims: list[Claim] = []
     for index, sentence in enumerate(spans):
         cues = sentence_cues(sentence)
-        if is_headline(sentence) or not (cues.claim or cues.trigger):
+        if is_headline(sentence) or is_instruction(sentence) or not (cues.claim or cues.trigger):
             continue
         previous = spans[index - 1] if index else None
         here = _mentioned(candidates, sentence)
@@ -565,6 +576,28 @@ def _dedupe(mentions: list[Evidence]) -> list[Evidence]:
             seen.add(key)
             unique.append(m)
     return unique
+
+
+def _outside(
+    blocked: list[tuple[int, int]], actors: list[Actor], events: list[Event], claims: list[Claim]
+) -> tuple[list[Actor], list[Event], list[Claim]]:
+    """Remove what rests only on sentences addressed to a model (a prompt injection in the article)."""
+
+    def inside(evidence: Evidence) -> bool:
+        s, e = evidence.start, evidence.end
+        return s is not None and e is not None and any(lo <= s and e <= hi for lo, hi in blocked)
+
+    events = [e for e in events if not inside(e.trigger)]
+    claims = [c for c in claims if not inside(c.evidence)]
+    referenced = {p.actor_id for e in events for p in e.participants} | {c.claimant for c in claims}
+    kept = []
+    for actor in actors:
+        mentions = [m for m in actor.mentions if not inside(m)]
+        if mentions or not actor.mentions:
+            kept.append(actor.model_copy(update={"mentions": mentions}))
+        elif actor.id in referenced:
+            kept.append(actor)  # still named by a kept item: keep it, with the mentions it has
+    return kept, events, claims
 
 
 def _drop_unmatched(

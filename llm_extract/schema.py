@@ -270,6 +270,7 @@ class RunMetadata(BaseModel):
     attempts: int = Field(0, description="structured-output attempts: first tries plus re-asks")
     transport_retries: int = 0
     chunks: int = Field(1, description="pieces the document was split into to fit the context")
+    instructions: int = Field(0, description="sentences addressed to a model: never used as evidence")
 
 
 class Extraction(BaseModel):

