@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import email.utils
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,8 +58,14 @@ class CallStats:
 _STATS: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("llm_extract_stats", default=None)
 
 
+class UnusableResponse(Exception):  # noqa: N818 (internal; becomes a TransportError)
+    """An HTTP 200 that carries no answer: a torn JSON body, or no choices at all."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a failed request is worth sending again: timeouts, connection errors, 408/409/429/5xx."""
+    if isinstance(exc, UnusableResponse):
+        return True  # the model never answered; resending is not a re-ask
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
@@ -237,8 +244,8 @@ class ModelClient:
 
     def _send(self, **kwargs: Any) -> Any:
         for attempt in Retrying(**self._retrying()):
-            with attempt:
-                response = self._sync.chat.completions.create(**kwargs)
+            with attempt, _usable():
+                response = _answered(self._sync.chat.completions.create(**kwargs))
         _count(response)
         return response
 
@@ -246,10 +253,10 @@ class ModelClient:
         client = self._async_client()
         charged = 0
         async for attempt in AsyncRetrying(**self._retrying()):
-            with attempt:
+            with attempt, _usable():
                 if self.limiter is not None:
                     charged = await self.limiter.before(kwargs)
-                response = await client.chat.completions.create(**kwargs)
+                response = _answered(await client.chat.completions.create(**kwargs))
         _count(response)
         if self.limiter is not None:
             usage = getattr(response, "usage", None)
@@ -305,6 +312,21 @@ class ModelClient:
 
 
 @contextmanager
+def _usable() -> Iterator[None]:
+    """A body that is not JSON is a transport fault (a torn response), not invalid model output."""
+    try:
+        yield
+    except json.JSONDecodeError as exc:
+        raise UnusableResponse(f"the response body is not JSON ({exc.msg})") from exc
+
+
+def _answered(response: Any) -> Any:
+    if not getattr(response, "choices", None):
+        raise UnusableResponse("the response has no choices")
+    return response
+
+
+@contextmanager
 def _counting(stats: CallStats) -> Iterator[None]:
     stats.model_calls += 1
     token = _STATS.set(stats)
@@ -320,7 +342,7 @@ def _translate_errors() -> Iterator[None]:
         yield
     except InstructorRetryException as exc:
         cause = exc.__cause__
-        if isinstance(cause, openai.APIError):
+        if isinstance(cause, openai.APIError | UnusableResponse):
             raise _transport_error(cause) from cause
         failures = getattr(exc, "failed_attempts", None) or []
         last = failures[-1].exception if failures else (exc.__cause__ or exc)
@@ -329,11 +351,11 @@ def _translate_errors() -> Iterator[None]:
             attempts=exc.n_attempts,
             raw_output=_raw_output(exc),
         ) from exc
-    except openai.APIError as exc:
+    except (openai.APIError, UnusableResponse) as exc:
         raise _transport_error(exc) from exc
 
 
-def _transport_error(exc: openai.APIError) -> TransportError:
+def _transport_error(exc: openai.APIError | UnusableResponse) -> TransportError:
     status = getattr(exc, "status_code", None)
     what = f"HTTP {status}" if status else type(exc).__name__
     return TransportError(f"endpoint failed ({what}): {_first_line(exc)}")
