@@ -42,7 +42,7 @@ from llm_extract.chunking import MIN_CHUNK_CHARS, merge_chunks, plan_chunks
 from llm_extract.client import CallStats, ModelClient, RateLimiter
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
 from llm_extract.errors import ExtractError, InputError
-from llm_extract.grounding import align, fold
+from llm_extract.grounding import Folded, align, fold
 from llm_extract.prompts import Prompt, load_prompt
 from llm_extract.schema import (
     Actor,
@@ -401,7 +401,7 @@ async def _decomposed(
                 **_context(doc),
             )
             answer = await ask(
-                create_model("SentenceAnswer", **fields), [system, {"role": "user", "content": question}]
+                _model("SentenceAnswer", **fields), [system, {"role": "user", "content": question}]
             )
 
         speaker = getattr(answer, "speaker", None)
@@ -439,6 +439,23 @@ async def _decomposed(
                 )
             )
     return actors, events, claims
+
+
+_MODELS: dict[tuple[str, str], type[BaseModel]] = {}
+
+
+def _model(name: str, **fields: Any) -> type[BaseModel]:
+    """``create_model``, once per field spec (field order and Literal value order included)."""
+    # A fresh class per question made every request rebuild its JSON schema and left garbage for the
+    # collector (benchmarks/RESULTS.md). repr keeps the order of Literal values, which reaches the
+    # request; Literal equality ignores it.
+    key = (name, repr(tuple(fields.items())))
+    model = _MODELS.get(key)
+    if model is None:
+        if len(_MODELS) > 4096:
+            _MODELS.clear()
+        model = _MODELS[key] = create_model(name, **fields)
+    return model
 
 
 def _rule_answer(cues: SentenceCues, here: list[ActorCandidate], sentence: Span) -> SimpleNamespace:
@@ -509,11 +526,16 @@ async def _single(
     model = _constrained_model(tuple(ids)) if constrained else DraftExtraction
     draft = await ask(model, [{"role": "system", "content": system}, {"role": "user", "content": user}])
 
-    folded = fold(text)
     threshold = settings.fuzzy_threshold
+    folded: list[Folded] = []  # folded once, and only when a quote is not found verbatim
 
     def ground(quote: str, window: tuple[int, int] | None = None) -> Evidence:
-        return align(quote, text, fuzzy_threshold=threshold, window=window, folded=folded)
+        lo, hi = window if window is not None else (0, len(text))
+        if quote.strip() and text.find(quote, lo, hi) >= 0:
+            return align(quote, text, fuzzy_threshold=threshold, window=window)  # the exact tier: no folding
+        if not folded:
+            folded.append(fold(text))
+        return align(quote, text, fuzzy_threshold=threshold, window=window, folded=folded[0])
 
     actors = [
         Actor(
