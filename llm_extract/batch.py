@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from llm_extract.cache import ResultCache, cache_key
+from llm_extract.cache import ResultCache, extractor_key, open_cache
 from llm_extract.cost import Pricing, pricing_for
 from llm_extract.errors import ConfigError, ExtractError, InputError, ModelOutputError
 from llm_extract.extract import Extractor, _as_document
@@ -100,10 +100,7 @@ class _Batch:
         return self.pricing.cost(usage) if self.pricing is not None else None
 
     def key(self, doc: Document) -> str:
-        e = self.extractor
-        return cache_key(
-            doc, e.settings, prompt_hash=e.prompt.content_hash, model=e.model, strategy=e.strategy
-        )
+        return extractor_key(doc, self.extractor)
 
     def from_cache(self, doc: Document) -> BatchResult | None:
         if self.cache is None:
@@ -197,7 +194,7 @@ async def aextract_batch(
         raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
     owned = extractor is None
     extractor = extractor if extractor is not None else Extractor(**settings)
-    store = _open_cache(cache, extractor)
+    store = open_cache(cache, extractor.settings.cache_dir)
     prices = pricing_for(
         extractor.model, endpoint=_endpoint(extractor), prices=extractor.settings.prices, explicit=pricing
     )
@@ -251,16 +248,6 @@ async def aextract_batch(
 
 def _endpoint(extractor: Extractor) -> str:
     return "none" if extractor.strategy == "rules" else extractor.settings.endpoint
-
-
-def _open_cache(cache: ResultCache | str | Path | bool, extractor: Extractor) -> ResultCache | None:
-    if cache is False:
-        return None
-    if isinstance(cache, ResultCache):
-        return cache
-    if cache is True:
-        return ResultCache(extractor.settings.cache_dir)
-    return ResultCache(cache)
 
 
 _DONE = object()

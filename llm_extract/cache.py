@@ -18,13 +18,16 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_extract._config import Settings
 from llm_extract.errors import ConfigError
 from llm_extract.schema import SCHEMA_VERSION, Document
 
-__all__ = ["ResultCache", "cache_key", "default_cache_dir"]
+if TYPE_CHECKING:  # annotation only: the extractor is handed in, never built here
+    from llm_extract.extract import Extractor
+
+__all__ = ["ResultCache", "cache_key", "default_cache_dir", "extractor_key", "open_cache"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -71,6 +74,23 @@ def cache_key(document: Document, settings: Settings, *, prompt_hash: str, model
         "version": __version__,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def extractor_key(document: Document, extractor: Extractor) -> str:
+    """``cache_key`` for what ``extractor`` would do with ``document``."""
+    e = extractor
+    return cache_key(
+        document, e.settings, prompt_hash=e.prompt.content_hash, model=e.model, strategy=e.strategy
+    )
+
+
+def open_cache(cache: ResultCache | str | Path | bool, directory: Path | None) -> ResultCache | None:
+    """A cache from the usual argument: False (none), True (``directory`` or the default), a path, or one."""
+    if cache is False:
+        return None
+    if isinstance(cache, ResultCache):
+        return cache
+    return ResultCache(directory if cache is True else cache)
 
 
 class ResultCache:

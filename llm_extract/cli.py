@@ -366,6 +366,29 @@ def _read_predictions(path: str) -> list[Extraction]:
     return predictions
 
 
+def _print_table(table: Any) -> None:
+    from rich.console import Console
+
+    out = Console()
+    # Piped output has no terminal width; keep the table readable in CI logs instead of 80 columns.
+    (out if out.is_terminal else Console(width=170)).print(table)
+
+
+def _write_outputs(console: Any, *outputs: tuple[str | None, Callable[[], str]]) -> None:
+    """Render and write each requested output; one that cannot be written does not stop the others."""
+    from rich.markup import escape
+
+    for path, render in outputs:
+        if not path:
+            continue
+        try:
+            Path(path).write_text(render(), encoding="utf-8")
+        except OSError as exc:  # keep going: the other outputs and the gates still matter
+            console.print(f"[red]cannot write[/red] {escape(path)}: {escape(str(exc))}")
+            continue
+        console.print(f"wrote {escape(path)}", highlight=False)
+
+
 def _check_writable(*paths: str | None) -> None:
     """Fail before a paid run, not after it, when an output cannot be written."""
     for path in paths:
@@ -476,20 +499,14 @@ def eval_command(
             result = result.model_copy(update={"fixtures": fixtures})
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    out = Console()
-    # Piped output has no terminal width; keep the table readable in CI logs instead of 80 columns.
-    (out if out.is_terminal else Console(width=170)).print(eval_table(result))
-    outputs = ((json_out, result.model_dump_json(indent=2)), (markdown, eval_markdown(result)))
-    baseline_json = make_baseline(result).model_dump_json(indent=2) + "\n" if write_baseline else ""
-    written = (*outputs, (report, eval_html(result) if report else ""), (write_baseline, baseline_json))
-    for path, content in written:
-        if path:
-            try:
-                Path(path).write_text(content, encoding="utf-8")
-            except OSError as exc:  # keep going: the other outputs and the gates still matter
-                console.print(f"[red]cannot write[/red] {escape(path)}: {escape(str(exc))}")
-                continue
-            console.print(f"wrote {escape(path)}", highlight=False)
+    _print_table(eval_table(result))
+    _write_outputs(
+        console,
+        (json_out, lambda: result.model_dump_json(indent=2)),
+        (markdown, lambda: eval_markdown(result)),
+        (report, lambda: eval_html(result)),
+        (write_baseline, lambda: make_baseline(result).model_dump_json(indent=2) + "\n"),
+    )
     failures = [
         f"{t} {scheme} F1 {result.f1(t, 'partial' if scheme == 'partial' else 'strict'):.3f} < {x:.3f}"
         for (t, scheme), x in gates.items()
@@ -585,21 +602,13 @@ def compare_command(
         comparison.fixtures = fixtures
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    out = Console()
-    (out if out.is_terminal else Console(width=170)).print(compare_table(comparison))
-    written = (
-        (markdown, compare_markdown(comparison) if markdown else ""),
-        (report, compare_html(comparison) if report else ""),
-        (json_out, comparison.model_dump_json(indent=2) if json_out else ""),
+    _print_table(compare_table(comparison))
+    _write_outputs(
+        console,
+        (markdown, lambda: compare_markdown(comparison)),
+        (report, lambda: compare_html(comparison)),
+        (json_out, lambda: comparison.model_dump_json(indent=2)),
     )
-    for path, content in written:
-        if path:
-            try:
-                Path(path).write_text(content, encoding="utf-8")
-            except OSError as exc:
-                console.print(f"[red]cannot write[/red] {escape(path)}: {escape(str(exc))}")
-                continue
-            console.print(f"wrote {escape(path)}", highlight=False)
     worse = comparison.worse(threshold=threshold, alpha=alpha)
     for line in worse:
         console.print(f"[red]B is significantly worse[/red]: {escape(line)}")

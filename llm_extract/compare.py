@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy.stats import DegenerateDataWarning, bootstrap
 
-from llm_extract.evaluate import FIELDS, ITEM_TYPES, DocumentEval, EvalReport, prf
+from llm_extract.evaluate import FIELDS, ITEM_TYPES, DocumentEval, EvalReport, micro_statistic, prf
 
 __all__ = ["Comparison", "Delta", "DocumentChange", "RunSummary", "compare_reports", "paired_test"]
 
@@ -111,13 +111,9 @@ class Comparison(BaseModel):
         ]
 
 
-def _micro_f1(full: Any, half: Any, predicted: Any, gold: Any, axis: int = -1) -> Any:
-    hit = np.sum(full, axis=axis) + 0.5 * np.sum(half, axis=axis)
-    act, pos = np.sum(predicted, axis=axis), np.sum(gold, axis=axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(act > 0, hit / np.maximum(act, 1), np.where(pos > 0, 0.0, 1.0))
-        r = np.where(pos > 0, hit / np.maximum(pos, 1), np.where(act > 0, 0.0, 1.0))
-        return np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
+# The reports' own statistic (full-credit, half-credit, predicted, gold arrays), so a delta is exactly
+# the difference of the two reports' numbers.
+_micro_f1 = micro_statistic("f1", 0.5)
 
 
 def _accuracy(correct: Any, total: Any, axis: int = -1) -> Any:

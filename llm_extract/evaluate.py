@@ -70,6 +70,7 @@ __all__ = [
     "TypeReport",
     "evaluate",
     "match_items",
+    "micro_statistic",
     "prf",
 ]
 
@@ -440,7 +441,7 @@ def _score_document(
     )
 
 
-def _micro(kind: str, weight: float) -> Callable[..., Any]:
+def micro_statistic(kind: str, weight: float) -> Callable[..., Any]:
     """A vectorized statistic over per-document count arrays, for ``scipy.stats.bootstrap``."""
     index = {"precision": 0, "recall": 1, "f1": 2}[kind]
 
@@ -478,7 +479,7 @@ def _scores(per_doc: list[Counts], scheme: Literal["strict", "partial"], config:
         if len(per_doc) >= 2:
             result = bootstrap(
                 data,
-                _micro(kind, weight),
+                micro_statistic(kind, weight),
                 paired=True,
                 vectorized=True,
                 n_resamples=config.bootstrap_resamples,

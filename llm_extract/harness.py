@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from llm_extract.cache import ResultCache, cache_key
+from llm_extract.cache import ResultCache, extractor_key, open_cache
 from llm_extract.compare import Comparison, compare_reports, prompt_diff
 from llm_extract.cost import Pricing, pricing_for
 from llm_extract.errors import ExtractError
@@ -23,7 +23,7 @@ from llm_extract.evaluate import EvalReport, FieldScore, Floor, MatchConfig, Met
 from llm_extract.extract import Extractor
 from llm_extract.fixtures import Fixture, load_fixtures
 from llm_extract.prompts import load_prompt
-from llm_extract.schema import Document, Extraction, Usage
+from llm_extract.schema import Extraction, Usage
 
 __all__ = ["Baseline", "compare_baseline", "make_baseline", "rule_floor", "run_compare", "run_eval"]
 
@@ -57,14 +57,14 @@ def run_eval(
     owned = extractor is None
     if extractor is None:
         extractor = Extractor(prompt=prompt, **settings)
-    store = _open_cache(cache, extractor)
+    store = open_cache(cache, extractor.settings.cache_dir)
     predictions: dict[str, Extraction] = {}
     errors: dict[str, str] = {}
     spent = Usage()
     started = time.perf_counter()
     try:
         for fixture in items:
-            key = _key(fixture.document, extractor)
+            key = extractor_key(fixture.document, extractor)
             if store is not None and (hit := _cached(store, key, fixture.id)) is not None:
                 predictions[fixture.id] = hit
                 if on_document:
@@ -115,13 +115,6 @@ def run_eval(
     )
 
 
-def _key(document: Document, extractor: Extractor) -> str:
-    e = extractor
-    return cache_key(
-        document, e.settings, prompt_hash=e.prompt.content_hash, model=e.model, strategy=e.strategy
-    )
-
-
 def _cached(store: ResultCache, key: str, fixture_id: str) -> Extraction | None:
     record = store.get(key)
     if not record or record.get("status") != "ok" or not isinstance(record.get("extraction"), dict):
@@ -131,14 +124,6 @@ def _cached(store: ResultCache, key: str, fixture_id: str) -> Extraction | None:
     except ValueError:
         return None
     return extraction.model_copy(update={"document_id": fixture_id})
-
-
-def _open_cache(cache: ResultCache | str | Path | bool, extractor: Extractor) -> ResultCache | None:
-    if cache is False:
-        return None
-    if isinstance(cache, ResultCache):
-        return cache
-    return ResultCache(extractor.settings.cache_dir if cache is True else cache)
 
 
 def run_compare(

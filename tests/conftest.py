@@ -14,6 +14,19 @@ import pytest
 # Re-ask bodies embed pydantic error URLs, which name the pydantic version: keep them out of cassettes.
 os.environ["PYDANTIC_ERRORS_INCLUDE_URL"] = "0"
 
+from llm_extract.schema import RunMetadata  # noqa: E402
+
+# Run metadata for hand-built extractions in tests (what produced them does not matter there).
+META = RunMetadata(
+    prompt_name="news",
+    prompt_version="v1",
+    prompt_hash="h",
+    model="smollm2-135m-instruct",
+    endpoint="embedded",
+    strategy="decomposed",
+    grounding="constrained",
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 # Any port works on replay: requests are matched without host and port (see vcr_config).

@@ -7,23 +7,14 @@ import itertools
 import re
 
 import pytest
+from conftest import META
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_extract.chunking import MIN_CHUNK_CHARS, Chunk, merge_chunks, plan_chunks
 from llm_extract.grounding import verify
-from llm_extract.schema import Actor, Claim, Event, Evidence, Extraction, Participant, RunMetadata
+from llm_extract.schema import Actor, Claim, Event, Evidence, Extraction, Participant
 from llm_extract.segment import sentences
-
-META = RunMetadata(
-    prompt_name="news",
-    prompt_version="v1",
-    prompt_hash="0" * 64,
-    model="test",
-    endpoint="embedded",
-    strategy="single",
-    grounding="aligned",
-)
 
 PARAGRAPHS = [
     "GENEVA (Wire Service) - Delegations from eleven Mediterranean states opened three days of talks on "

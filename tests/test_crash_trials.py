@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -17,22 +16,13 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from fake_openai import FakeOpenAI  # noqa: E402
+from test_batch_crash import _documents  # noqa: E402
 
 from llm_extract import BatchResult  # noqa: E402
 
 CLI = [sys.executable, "-c", "from llm_extract.cli import main; main()"]
 N_DOCS = 60
 SEED = 7039  # kills after 19 and 33 lines, and 0.216 s after the first line
-
-
-def _documents(path: Path, n: int) -> list[str]:
-    ids = [f"doc{i:03d}" for i in range(n)]
-    lines = [
-        json.dumps({"id": i, "text": f"Report {i}. Officials met in Seoul on Monday, the ministry said."})
-        for i in ids
-    ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return ids
 
 
 def _count_lines(out: Path) -> int:

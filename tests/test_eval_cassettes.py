@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import vcr
 from click.testing import CliRunner
-from conftest import ROOT, _json_body
+from conftest import META, ROOT, _json_body
 
 from llm_extract import (
     Baseline,
@@ -40,18 +40,8 @@ from llm_extract import (
 from llm_extract.cli import main
 from llm_extract.fixtures import load_fixtures
 from llm_extract.report import compare_markdown, eval_markdown
-from llm_extract.schema import RunMetadata
 
 MODEL = "smollm2-135m-instruct"
-_META = RunMetadata(
-    prompt_name="news",
-    prompt_version="v1",
-    prompt_hash="h",
-    model=MODEL,
-    endpoint="embedded",
-    strategy="decomposed",
-    grounding="constrained",
-)
 PROMPTS = ["news@v1", "news@v2"]
 FIXTURES = ROOT / "evals" / "fixtures"
 BASELINES = ROOT / "evals" / "baselines"
@@ -189,7 +179,7 @@ def test_baseline_gate_checks_fields_and_refuses_a_different_run() -> None:
     flipped = [
         Extraction(
             document_id=f.id,
-            metadata=_META,
+            metadata=META,
             actors=f.gold.actors,
             events=f.gold.events,
             claims=[

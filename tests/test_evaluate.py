@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import META
 from nervaluate import Evaluator
 
 from llm_extract.evaluate import MatchConfig, evaluate, prf
@@ -17,17 +18,6 @@ from llm_extract.schema import (
     Evidence,
     Extraction,
     Participant,
-    RunMetadata,
-)
-
-META = RunMetadata(
-    prompt_name="news",
-    prompt_version="v1",
-    prompt_hash="0" * 64,
-    model="test",
-    endpoint="embedded",
-    strategy="decomposed",
-    grounding="constrained",
 )
 
 TEXT = (

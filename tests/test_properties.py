@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
+from conftest import META
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_extract.evaluate import evaluate
 from llm_extract.fixtures import Fixture, GoldLabels
 from llm_extract.grounding import align, verify
-from llm_extract.schema import Actor, Claim, Event, Evidence, Extraction, RunMetadata
+from llm_extract.schema import Actor, Claim, Event, Evidence, Extraction
 
-META = RunMetadata(
-    prompt_name="news",
-    prompt_version="v1",
-    prompt_hash="h",
-    model="m",
-    endpoint="embedded",
-    strategy="decomposed",
-    grounding="constrained",
-)
 # Letters from several scripts, combining marks, emoji, curly quotes, dashes and every kind of space.
 _OTHERS = (
     "\u00e9",

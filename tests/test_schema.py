@@ -290,21 +290,13 @@ def test_actor_kind_is_a_closed_vocabulary() -> None:
 
 def test_extraction_json_round_trips_with_computed_flags() -> None:
     """Output JSON (which carries computed ``grounded`` flags) reads back into the same Extraction."""
-    from llm_extract.schema import Actor, Evidence, Extraction, RunMetadata
+    from llm_extract.schema import Actor, Evidence, Extraction
 
     found = Evidence(quote="Acme", start=0, end=4, alignment="exact", score=100.0)
     extraction = Extraction(
         document_id="d",
         actors=[Actor(id="A1", name="Acme", mentions=[found, Evidence(quote="Acne Corp")])],
-        metadata=RunMetadata(
-            prompt_name="news",
-            prompt_version="v1",
-            prompt_hash="h",
-            model="m",
-            endpoint="embedded",
-            strategy="decomposed",
-            grounding="constrained",
-        ),
+        metadata=metadata(),
     )
     data = extraction.model_dump(mode="json")
     assert data["actors"][0]["grounded"] is True
