@@ -19,6 +19,7 @@ __all__ = [
     "ActorCandidate",
     "SentenceCues",
     "actor_candidates",
+    "claim_span",
     "is_headline",
     "is_instruction",
     "sentence_cues",
@@ -322,6 +323,59 @@ def _classify(text: str, start: int, end: int, clusters: _Clusters) -> ActorCand
     if len(tokens) == 1 and len(span) <= 2:
         return None
     return clusters.add(span, (start, end), None)
+
+
+# The content of a claim, per evals/GUIDELINES.md: inside the quotation marks, after "X said
+# (that)", before a trailing ", X said", or the denying clause itself; never the attribution.
+_QUOTED = re.compile(r"[\"\u201c]([^\"\u201c\u201d]{12,})[\"\u201d]")
+_LEAD = re.compile(
+    r"\b(?:said|says|announced|reported|stated|added|noted|warned|argued|insisted|claimed|confirmed|"
+    r"acknowledged|believes|alleged|alleges|emphasi[sz]ed|predicted|"
+    r"(?P<object>told|tells|accused|accuses|assured|informed)\b(?P<what>(?:\s+[^\s,]+){1,6}?\s+(?:that|of))?)"
+    r"\s+(?:that\s+)?(?=\S)",
+    re.IGNORECASE,
+)
+_TAIL = re.compile(
+    r",\s*(?:[^\s,]+\s+){1,6}?(?:said|says|added|told\s+[^,]+|noted|warned|argued|insisted|claimed)\b[^,]*$",
+    re.IGNORECASE,
+)
+_ACCORDING = re.compile(r"^\s*according\s+to\s+[^,]{1,80},\s*", re.IGNORECASE)
+_ACCORDING_TAIL = re.compile(r",\s*according\s+to\s+[^,]{1,80}$", re.IGNORECASE)
+_DENYING = re.compile(r"\b(?:denied|denies|deny|rejected|rejects|dismissed)\b[^,;]*", re.IGNORECASE)
+_EDGE = " .,;:!?\"'\u201c\u201d\u2018\u2019"
+
+
+def claim_span(sentence: Span) -> tuple[int, int]:
+    """Offsets of a claim sentence's content, without the attribution (the sentence if unsure)."""
+    text = sentence.text.rstrip(_EDGE)
+    start, end = 0, len(text)
+    quotes = list(_QUOTED.finditer(sentence.text))
+    lead = _LEAD.search(text)
+    # A lead attribution is "Subject said ...": the verb within the first ten words, no comma before.
+    if lead is not None and (lead.group("object") and not lead.group("what")):
+        lead = None
+    if lead is not None and ("," in text[: lead.start()] or len(text[: lead.start()].split()) > 10):
+        lead = None
+    if quotes:
+        # One continuous span: an interrupting "he added" between two quoted parts stays inside.
+        start, end = quotes[0].start(1), quotes[-1].end(1)
+    elif (m := _ACCORDING.match(text)) is not None:
+        start = m.end()
+    elif (m := _ACCORDING_TAIL.search(text)) is not None:
+        end = m.start()
+    elif (m := _DENYING.search(text)) is not None and (lead is None or m.start() < lead.start()):
+        start, end = m.start(), m.end()
+    elif lead is not None:
+        start = lead.end()
+    elif (m := _TAIL.search(text)) is not None and m.start() > 0:
+        end = m.start()
+    while end > start and sentence.text[end - 1] in _EDGE:
+        end -= 1
+    while start < end and sentence.text[start] in _EDGE:
+        start += 1
+    if end - start < 3:
+        return sentence.start, sentence.end
+    return sentence.start + start, sentence.start + end
 
 
 def sentence_cues(sentence: Span) -> SentenceCues:

@@ -18,6 +18,7 @@ Strategies:
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import time
@@ -34,6 +35,7 @@ from llm_extract.candidates import (
     ActorCandidate,
     SentenceCues,
     actor_candidates,
+    claim_span,
     is_headline,
     is_instruction,
     sentence_cues,
@@ -414,7 +416,7 @@ async def _decomposed(
                     claimant=claimant,
                     polarity=answer.polarity,
                     hedged=answer.hedged,
-                    evidence=_exact(text, sentence.start, sentence.end),
+                    evidence=_exact(text, *claim_span(sentence)),
                 )
             )
         if cues.trigger and trigger is not None:
@@ -488,8 +490,11 @@ def _mentioned(candidates: list[ActorCandidate], sentence: Span) -> list[ActorCa
 # --- single-call strategy --------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=MAX_ENUM + 1)
 def _constrained_model(sentence_ids: tuple[str, ...]) -> type[BaseModel]:
     """A per-document draft schema whose evidence fields are enums of this document's sentence ids."""
+    # The ids are S1..Sn, so documents with as many sentences share one class: its tool schema is built
+    # once (client._tool_model caches it per class) instead of three new classes and a schema per request.
     sentence_id = Literal[sentence_ids]  # type: ignore[valid-type]
     event = create_model(
         "DraftEvent",
@@ -513,7 +518,9 @@ async def _single(
     doc: Document, prompt: Prompt, ask: Ask[Any], grounding: str, settings: Settings
 ) -> tuple[list[Actor], list[Event], list[Claim]]:
     text = doc.text
-    spans = sentences(text)
+    # Sentence ids exist for constrained grounding only; aligned grounding (the default) never reads
+    # them, and splitting was ~7 % of a document's CPU in the batch profile (benchmarks/RESULTS.md).
+    spans = sentences(text) if grounding == "constrained" else []
     constrained = grounding == "constrained" and len(spans) <= MAX_ENUM
     ids = {f"S{i + 1}": span for i, span in enumerate(spans)}
     system = prompt.render("system", **_context(doc))

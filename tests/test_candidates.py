@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from llm_extract.candidates import actor_candidates, sentence_cues
-from llm_extract.segment import sentences
+import pytest
+
+from llm_extract.candidates import actor_candidates, claim_span, sentence_cues
+from llm_extract.segment import Span, sentences
 
 
 def _actors(text: str) -> dict[str, tuple[str | None, list[str], list[str]]]:
@@ -51,3 +53,69 @@ def test_sentence_cues_see_reporting_denial_hedge_and_trigger() -> None:
 def test_bylines_name_reporters_not_actors() -> None:
     text = "Choe Son Hui met Vladimir Putin, officials said.\nReporting by Ana Lúcia Pereira in Seoul."
     assert set(_actors(text)) == {"Choe Son Hui", "Vladimir Putin"}
+
+
+def _content(sentence: str) -> str:
+    start, end = claim_span(Span(0, len(sentence), sentence))
+    return sentence[start:end]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "content"),
+    [
+        # quoted speech: inside the quotation marks, curly or straight
+        ("“The bridge is safe to use,” the mayor said.", "The bridge is safe to use"),
+        (
+            'He said the council had "lost track of every invoice since May."',
+            "lost track of every invoice since May",
+        ),
+        # an interrupting attribution stays inside one continuous span
+        (
+            "“We were never told,” she added, “and nobody asked the residents.”",
+            "We were never told,” she added, “and nobody asked the residents",
+        ),
+        # reported speech: the clause after "said (that)" or "told X that"
+        ("The ministry said that exports rose by 4% in March.", "exports rose by 4% in March"),
+        (
+            "Finance chief Ana Ruiz said the deficit would narrow next year.",
+            "the deficit would narrow next year",
+        ),
+        (
+            "Ruiz told reporters in Madrid that the bank would not raise fees.",
+            "the bank would not raise fees",
+        ),
+        ("The union accused the operator of hiring temporary staff.", "hiring temporary staff"),
+        # trailing attribution and "according to"
+        (
+            "Prices will rise again in the spring, analysts at the firm said.",
+            "Prices will rise again in the spring",
+        ),
+        (
+            "According to the audit office, the contract was never tendered.",
+            "the contract was never tendered",
+        ),
+        (
+            "The contract was never tendered, according to the audit office.",
+            "The contract was never tendered",
+        ),
+        # a denial: the denying clause itself
+        (
+            "The company denied moving jobs abroad, saying the plant would stay open.",
+            "denied moving jobs abroad",
+        ),
+        # nothing to strip: the whole sentence
+        ("Turnout is likely to be low.", "Turnout is likely to be low"),
+    ],
+)
+def test_claim_span_is_the_content_without_the_attribution(sentence: str, content: str) -> None:
+    assert _content(sentence) == content
+
+
+def test_claim_span_offsets_are_absolute_and_fall_back_to_the_sentence() -> None:
+    text = "Intro. Officials said it was fine."
+    sentence = Span(7, len(text), text[7:])
+    start, end = claim_span(sentence)
+    assert text[start:end] == "it was fine"
+    # a sentence with no content after its attribution keeps the whole sentence (minus the period)
+    short = "He said."
+    assert claim_span(Span(0, len(short), short)) == (0, len("He said"))
