@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -174,7 +176,7 @@ def extract(
     show = err.is_terminal if progress is None else progress
     results: list[BatchResult] = []
     try:
-        with _BatchProgress(err, len(documents), enabled=show) as bar:
+        with _frozen_heap(), _BatchProgress(err, len(documents), enabled=show) as bar:
             if fmt == "jsonl" and out:
                 summary = run_batch(
                     documents, out, resume=resume, overwrite=overwrite, on_result=bar.update, **batch
@@ -209,6 +211,23 @@ def extract(
         err.print(f"{len(unreadable)} input item(s) could not be read (see above)", highlight=False)
     if summary.errors or unreadable:
         sys.exit(1)
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Leave every object alive so far (imports, settings, the documents) out of garbage collections.
+
+    A batch makes cyclic garbage with every request (instructor's validator walks and retry state),
+    and each full collection would scan the ~220k objects of pydantic, openai and instructor again:
+    100-250 ms each on a small machine (benchmarks/RESULTS.md). The CLI owns its process, so it may
+    freeze them; the library must not do this to its caller. Unfrozen afterwards, so a caller that
+    runs the command in-process (tests) gets its heap back as it was.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _pricing(price_input: float | None, price_output: float | None) -> Pricing | None:

@@ -23,6 +23,7 @@ import contextvars
 import email.utils
 import functools
 import json
+import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from instructor.core.exceptions import InstructorRetryException
 from instructor.v2.core.function_calls import response_schema
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential_jitter
+from tenacity.wait import wait_base
 
 from llm_extract.errors import ModelOutputError, TransportError
 from llm_extract.schema import Usage
@@ -95,16 +96,21 @@ def _retry_after(exc: BaseException | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+def _backoff(attempt: int) -> float:
+    """0.5 s, 1 s, 2 s, ... after the n-th failed attempt, plus up to 0.5 s of jitter; at most 60 s."""
+    # tenacity's wait_exponential_jitter, written out: its first parameter was renamed in 9.2
+    # (initial -> multiplier), and tenacity>=9 must work either way. The exponent is capped so a
+    # huge attempt number cannot overflow a float (2**16 * 0.5 is far above the cap anyway).
+    return min(0.5 * 2.0 ** min(attempt - 1, 16) + random.uniform(0, 0.5), _MAX_WAIT)
+
+
 class _WaitRetryAfter(wait_base):
     """Wait what the server asked for (capped), else exponential backoff with jitter."""
-
-    def __init__(self) -> None:
-        self.backoff = wait_exponential_jitter(multiplier=0.5, max=_MAX_WAIT, jitter=0.5)
 
     def __call__(self, retry_state: RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         asked = _retry_after(exc)
-        return min(asked, _MAX_WAIT) if asked is not None else float(self.backoff(retry_state))
+        return min(asked, _MAX_WAIT) if asked is not None else _backoff(retry_state.attempt_number)
 
 
 def _count(response: Any) -> None:
@@ -251,26 +257,60 @@ class ModelClient:
             self._async_loop = loop
         return self._async
 
+    # The first attempt of a request is sent outside tenacity. A tenacity loop is ~50 objects in
+    # reference cycles (locks, a thread-local, futures, closures), garbage for the collector after
+    # every request (benchmarks/RESULTS.md), and almost every request succeeds at once. Only a
+    # transient failure builds the loop, and that failure is replayed into it as attempt 1, so the
+    # waits (Retry-After, backoff), the attempt limit and the counting are those of a loop built
+    # up front. The loop runs outside the ``except`` block: the exceptions of later attempts are
+    # not chained to the first one.
     def _send(self, **kwargs: Any) -> Any:
-        for attempt in Retrying(**self._retrying()):
-            with attempt, _usable():
-                response = _answered(self._sync.chat.completions.create(**kwargs))
+        failed: Exception | None = None
+        try:
+            response = self._attempt(kwargs)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            failed = exc
+        if failed is not None:
+            for attempt in Retrying(**self._retrying()):
+                with attempt:
+                    _replay(attempt.retry_state, failed)
+                    response = self._attempt(kwargs)
         _count(response)
         return response
 
+    def _attempt(self, kwargs: dict[str, Any]) -> Any:
+        with _usable():
+            return _answered(self._sync.chat.completions.create(**kwargs))
+
     async def _asend(self, **kwargs: Any) -> Any:
         client = self._async_client()
-        charged = 0
-        async for attempt in AsyncRetrying(**self._retrying()):
-            with attempt, _usable():
-                if self.limiter is not None:
-                    charged = await self.limiter.before(kwargs)
-                response = _answered(await client.chat.completions.create(**kwargs))
+        failed: Exception | None = None
+        try:
+            response, charged = await self._aattempt(client, kwargs)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            failed = exc
+        if failed is not None:
+            async for attempt in AsyncRetrying(**self._retrying()):
+                with attempt:
+                    _replay(attempt.retry_state, failed)
+                    response, charged = await self._aattempt(client, kwargs)
         _count(response)
         if self.limiter is not None:
             usage = getattr(response, "usage", None)
             await self.limiter.after(getattr(usage, "total_tokens", 0) or 0, charged)
         return response
+
+    async def _aattempt(self, client: openai.AsyncOpenAI, kwargs: dict[str, Any]) -> tuple[Any, int]:
+        """One HTTP request, after the rate limiter: the response and the tokens charged for it."""
+        charged = 0
+        with _usable():
+            if self.limiter is not None:
+                charged = await self.limiter.before(kwargs)
+            return _answered(await client.chat.completions.create(**kwargs)), charged
 
     def _kwargs(
         self, response_model: type[T], messages: list[dict[str, str]], max_reasks: int
@@ -318,6 +358,12 @@ class ModelClient:
         if self._async is not None and self._async_loop is asyncio.get_running_loop():
             await self._async.close()
         self._async = None
+
+
+def _replay(retry_state: RetryCallState, failed: Exception) -> None:
+    """Raise the first attempt's failure as tenacity's attempt 1 (sent before the loop existed)."""
+    if retry_state.attempt_number == 1:
+        raise failed
 
 
 @contextmanager

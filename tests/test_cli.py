@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -72,3 +75,27 @@ def test_version_and_help() -> None:
     help_text = CliRunner().invoke(main, ["extract", "--help"]).output
     for option in ("--prompt", "--model", "--base-url", "--out", "--format", "--published", "--strategy"):
         assert option in help_text
+
+
+def test_a_batch_runs_with_the_startup_heap_frozen_and_leaves_it_unfrozen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Full collections during the batch skip what was alive before it (the imports); the process
+    # running the command in-process (this one) gets its heap back afterwards.
+    import llm_extract.cli as cli
+
+    frozen: list[int] = []
+    real = cli.extract_batch
+
+    def recording(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for result in real(*args, **kwargs):
+            frozen.append(gc.get_freeze_count())
+            yield result
+
+    monkeypatch.setattr(cli, "extract_batch", recording)
+    article = EXAMPLES / "choe_russia_trip.txt"
+    result = CliRunner().invoke(main, ["extract", str(article), "--strategy", "rules", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    assert len(frozen) == 1
+    assert frozen[0] > 10_000  # pydantic, openai, instructor, click ...
+    assert gc.get_freeze_count() == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -165,3 +168,91 @@ def test_async_path_retries_and_counts_the_same_way() -> None:
         answer = asyncio.run(_client(server.base_url).aask(Answer, MESSAGES, stats=stats))
     assert answer.speaker == "author"
     assert (stats.transport_retries, stats.attempts) == (1, 1)
+
+
+# The first attempt of a request is sent before any retry loop exists (client.py); a transient failure
+# of it is replayed into tenacity as attempt 1. These pin down that the waits, the attempt limit and
+# the counting are exactly those of a loop built up front, on both paths.
+
+
+def _ask(client: ModelClient, stats: CallStats, *, use_async: bool) -> Answer:
+    if use_async:
+        return asyncio.run(client.aask(Answer, MESSAGES, stats=stats))
+    return client.ask(Answer, MESSAGES, stats=stats)
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The retry waits asked for, in order (the sleeps themselves are skipped); no jitter."""
+    asked: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def async_sleep(seconds: float, *args: Any) -> Any:
+        if seconds > 0:
+            asked.append(float(seconds))
+        return await real_sleep(0, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", async_sleep)
+    monkeypatch.setattr(time, "sleep", lambda seconds: asked.append(float(seconds)))
+    monkeypatch.setattr(random, "uniform", lambda lo, hi: lo)
+    return asked
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_a_first_attempt_fault_waits_and_counts_as_in_a_retry_loop(
+    use_async: bool, waits: list[float]
+) -> None:
+    # 503 on the first attempt: backoff for attempt 1 (0.5 s); then a 429 asking for 30 ms.
+    replies = [_error(503), _error(429, {"retry-after-ms": "30"}), _tool_reply("Answer", {"speaker": "A1"})]
+    with Scripted(replies) as server:
+        stats = CallStats()
+        answer = _ask(_client(server.base_url), stats, use_async=use_async)
+    assert answer.speaker == "A1"
+    assert waits == [0.5, 0.03]
+    assert (stats.transport_retries, stats.attempts, stats.model_calls) == (2, 1, 1)
+    assert stats.usage.total_tokens == 15  # only the answered request has usage
+    assert len(server.requests) == 3
+    assert all(r == server.requests[0] for r in server.requests)  # the very same request each time
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_backoff_grows_with_every_failed_attempt_and_the_budget_holds(
+    use_async: bool, waits: list[float]
+) -> None:
+    with Scripted([_error(500)] * 10) as server:
+        stats = CallStats()
+        with pytest.raises(TransportError, match="HTTP 500"):
+            _ask(_client(server.base_url, retries=3), stats, use_async=use_async)
+    assert waits == [0.5, 1.0, 2.0]
+    assert len(server.requests) == 4  # first try plus three retries
+    assert (stats.transport_retries, stats.attempts) == (3, 0)
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_no_retry_budget_means_one_request(use_async: bool, waits: list[float]) -> None:
+    with Scripted([_error(429, {"retry-after": "5"}), _tool_reply("Answer", {"speaker": "A1"})]) as server:
+        stats = CallStats()
+        with pytest.raises(TransportError, match="HTTP 429"):
+            _ask(_client(server.base_url, retries=0), stats, use_async=use_async)
+    assert waits == []
+    assert len(server.requests) == 1
+    assert stats.transport_retries == 0
+
+
+def test_async_client_errors_are_not_retried(waits: list[float]) -> None:
+    replies = [_error(400), _tool_reply("Answer", {"speaker": "A1"})]
+    with Scripted(replies) as server, pytest.raises(TransportError, match="HTTP 400"):
+        _ask(_client(server.base_url), CallStats(), use_async=True)
+    assert len(server.requests) == 1
+    assert waits == []
+
+
+def test_a_retried_failure_is_not_chained_to_the_first_one() -> None:
+    # The last attempt's exception is raised as it was, not "during handling of" the first failure.
+    with Scripted([_error(503), _error(500)]) as server, pytest.raises(TransportError) as caught:
+        _client(server.base_url, retries=1).ask(Answer, MESSAGES, stats=CallStats())
+    assert len(server.requests) == 2
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert "500" in str(cause)
+    assert cause.__context__ is None or "503" not in str(cause.__context__)
