@@ -390,10 +390,10 @@ async def _decomposed(
             trigger = {"word": text[start:end], "type": suggested}
             fields["event_type"] = (Literal[(suggested, "other")], ...)
             fields["status"] = (EventStatus, ...)
-        answer: Any
-        if rules:
-            answer = _rule_answer(cues, here, sentence)
-        else:
+        # The prompt says which decisions the model makes; cue words make the others (as in rules).
+        fields = {} if rules else {k: v for k, v in fields.items() if k in prompt.ask}
+        answer: Any = _rule_answer(cues, here, sentence)
+        if fields:
             question = prompt.render(
                 "steps.sentence",
                 sentence=sentence.text,
@@ -402,11 +402,14 @@ async def _decomposed(
                 triggers=trigger,
                 **_context(doc),
             )
-            answer = await ask(
+            asked = await ask(
                 _model("SentenceAnswer", **fields), [system, {"role": "user", "content": question}]
             )
+            for name in fields:
+                setattr(answer, name, getattr(asked, name))
 
-        speaker = getattr(answer, "speaker", None)
+        # Only a claim has a speaker: in an event-only sentence every name is a participant.
+        speaker = getattr(answer, "speaker", None) if cues.claim else None
         claimant = None if speaker in (None, "author") else speaker
         if cues.claim:
             claims.append(

@@ -2,9 +2,12 @@
 
 A prompt file holds ``name``, ``version``, ``description``, the Jinja2 templates ``system`` and
 ``user`` (the single-call strategy), optional ``examples`` (few-shot pairs of article text and the
-expected draft extraction) and optional ``steps`` (``actors`` and ``sentence``: the small questions
-of the decomposed strategy). Unknown keys, invalid Jinja2 and variables a template may not use are
-errors at load time; a variable missing at render time is a ``PromptRenderError`` naming it.
+expected draft extraction), optional ``steps`` (``actors`` and ``sentence``: the small questions
+of the decomposed strategy) and an optional ``ask``: which per-sentence fields the decomposed
+strategy asks the model (``speaker``, ``polarity``, ``hedged``, ``event_type``, ``status``; all of
+them by default), the others being decided by cue words as in the ``rules`` strategy. Unknown
+keys, invalid Jinja2 and variables a template may not use are errors at load time; a variable
+missing at render time is a ``PromptRenderError`` naming it.
 The hash of the file's content goes into every result.
 """
 
@@ -25,9 +28,9 @@ import yaml
 
 from llm_extract.errors import PromptNotFoundError, PromptRenderError, PromptValidationError
 
-__all__ = ["DEFAULT_PROMPT", "Prompt", "list_prompts", "load_prompt", "prompt_dirs"]
+__all__ = ["DEFAULT_PROMPT", "SENTENCE_FIELDS", "Prompt", "list_prompts", "load_prompt", "prompt_dirs"]
 
-DEFAULT_PROMPT = "news@v1"
+DEFAULT_PROMPT = "news@v3"
 
 # Variables each template may use; anything else is a typo caught at load time.
 _DOCUMENT_VARS = {"document", "vocabulary"}
@@ -37,10 +40,12 @@ _TEMPLATE_VARS: dict[str, set[str]] = {
     "steps.actors": _DOCUMENT_VARS | {"candidates"},
     "steps.sentence": _DOCUMENT_VARS | {"sentence", "previous", "actors", "triggers"},
 }
-_TOP_KEYS = {"name", "version", "description", "system", "user", "examples", "steps"}
+_TOP_KEYS = {"name", "version", "description", "system", "user", "examples", "steps", "ask"}
 _REQUIRED = {"name", "version", "description", "system", "user"}
 _STEP_KEYS = {"actors", "sentence"}
 _EXAMPLE_KEYS = {"text", "published", "output"}
+# The per-sentence decisions of the decomposed strategy a prompt may hand to the model.
+SENTENCE_FIELDS = ("speaker", "polarity", "hedged", "event_type", "status")
 _REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_-]*)@(?P<version>v[0-9]+[a-z0-9._-]*)$")
 
 
@@ -66,6 +71,7 @@ class Prompt:
     path: Path
     templates: Mapping[str, jinja2.Template] = field(repr=False)
     examples: tuple[Mapping[str, Any], ...] = ()
+    ask: frozenset[str] = frozenset(SENTENCE_FIELDS)
 
     @property
     def ref(self) -> str:
@@ -154,6 +160,15 @@ def _load_file(path: Path, _mtime: int) -> Prompt:
             raise PromptValidationError(f"{path}: examples[{i}] must be a mapping", prompt=ref)
         _check_keys(path, ref, f"examples[{i}]", example, allowed=_EXAMPLE_KEYS, required={"text", "output"})
 
+    ask = data.get("ask", list(SENTENCE_FIELDS))
+    if not isinstance(ask, list) or not all(isinstance(a, str) for a in ask):
+        raise PromptValidationError(f"{path}: 'ask' must be a list of field names", prompt=ref)
+    if unknown := sorted(set(ask) - set(SENTENCE_FIELDS)):
+        raise PromptValidationError(
+            f"{path}: unknown field(s) {', '.join(unknown)} in ask (allowed: {', '.join(SENTENCE_FIELDS)})",
+            prompt=ref,
+        )
+
     digest = hashlib.sha256(raw).hexdigest()[:16]
     return Prompt(
         name=data["name"],
@@ -163,6 +178,7 @@ def _load_file(path: Path, _mtime: int) -> Prompt:
         path=path,
         templates=templates,
         examples=tuple(examples),
+        ask=frozenset(ask),
     )
 
 

@@ -55,8 +55,8 @@ def test_decomposed_extraction_is_grounded(name: str, endpoint: str) -> None:
 
     _assert_grounded(result, doc.text)
     meta = result.metadata
-    prompt = load_prompt("news@v1")
-    assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == ("news", "v1", prompt.content_hash)
+    prompt = load_prompt()  # the default, which the embedded model runs
+    assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == ("news", "v3", prompt.content_hash)
     assert (meta.strategy, meta.grounding, meta.endpoint) == (
         "decomposed",
         "constrained",
@@ -106,7 +106,7 @@ def test_single_call_fails_loudly_on_the_tiny_model(grounding: str, endpoint: st
     with extractor, pytest.raises(ModelOutputError) as caught:
         extractor.extract(doc)
     error = caught.value
-    assert (error.document_id, error.prompt, error.attempts) == ("short", "news@v1", 2)
+    assert (error.document_id, error.prompt, error.attempts) == ("short", "news@v3", 2)
     assert error.raw_output
     assert error.raw_output.startswith('{ "actors"')
     assert "Invalid JSON" in str(error)

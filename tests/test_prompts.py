@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from llm_extract._config import resolve_settings
 from llm_extract.errors import PromptError, PromptNotFoundError, PromptRenderError, PromptValidationError
-from llm_extract.prompts import list_prompts, load_prompt
+from llm_extract.prompts import DEFAULT_PROMPT, SENTENCE_FIELDS, list_prompts, load_prompt
 from llm_extract.schema import Document
 
 VOCABULARY = {
@@ -54,14 +55,16 @@ def prompts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_load_default_prompt() -> None:
-    prompt = load_prompt("news@v1")
-    assert (prompt.name, prompt.version, prompt.ref) == ("news", "v1", "news@v1")
+    prompt = load_prompt("news@v3")
+    assert (prompt.name, prompt.version, prompt.ref) == ("news", "v3", "news@v3")
     assert re.fullmatch(r"sha256:[0-9a-f]{16}", prompt.content_hash)
     assert prompt.description
     assert prompt.has("system")
     assert prompt.has("user")
     assert not prompt.has("steps.unknown")
     assert load_prompt() == prompt
+    # The settings default is spelled out in _config.py (no prompts import there): they must agree.
+    assert resolve_settings().prompt == DEFAULT_PROMPT == prompt.ref
 
 
 def test_list_prompts_contains_default() -> None:
@@ -90,6 +93,24 @@ def test_unknown_top_level_key(prompts_dir: Path) -> None:
     write(prompts_dir, valid() + "temperature: 0.2\n")
     with pytest.raises(PromptValidationError, match=r"unknown key.*temperature"):
         load_prompt("demo@v1")
+
+
+def test_ask_defaults_to_every_sentence_field_and_is_validated(prompts_dir: Path) -> None:
+    write(prompts_dir, valid())
+    assert load_prompt("demo@v1").ask == frozenset(SENTENCE_FIELDS)
+    write(prompts_dir, valid(version="v2") + "ask: [speaker]\n", version="v2")
+    assert load_prompt("demo@v2").ask == frozenset({"speaker"})
+    write(prompts_dir, valid(version="v3") + "ask: [speaker, sentiment]\n", version="v3")
+    with pytest.raises(PromptValidationError, match=r"unknown field\(s\) sentiment in ask"):
+        load_prompt("demo@v3")
+    write(prompts_dir, valid(version="v4") + "ask: speaker\n", version="v4")
+    with pytest.raises(PromptValidationError, match=r"'ask' must be a list"):
+        load_prompt("demo@v4")
+
+
+def test_shipped_prompts_ask_what_their_descriptions_say() -> None:
+    assert load_prompt("news@v1").ask == frozenset(SENTENCE_FIELDS)
+    assert load_prompt("news@v3").ask == frozenset({"speaker", "event_type"})
 
 
 def test_missing_user_template(prompts_dir: Path) -> None:
