@@ -38,14 +38,17 @@ import contextlib
 import hashlib
 import http.client
 import json
+import logging
 import os
 import platform
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,6 +138,12 @@ class CountingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body leave in two writes: without TCP_NODELAY, Nagle's algorithm holds
+                # the body until the client's delayed ACK, about 40 ms on every answer.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
                 pass
@@ -506,6 +515,26 @@ def langextract_examples() -> list[Any]:
     ]  # fmt: skip
 
 
+@contextlib.contextmanager
+def _counting_warnings(logger: str, prefix: str) -> Iterator[list[str]]:
+    """Collect the messages of ``logger`` that start with ``prefix`` while the block runs."""
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if message.startswith(prefix):
+                reason = re.search(r"\(([^)]*)\)", message)  # "... (parse error): ..."
+                seen.append(reason.group(1) if reason else "other")
+
+    handler = Collect(logging.WARNING)
+    logging.getLogger(logger).addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logging.getLogger(logger).removeHandler(handler)
+
+
 class System:
     """One row of the table: open against an endpoint, extract one fixture, close."""
 
@@ -514,6 +543,10 @@ class System:
 
     def open(self, base_url: str, model: str) -> None:
         """Connect to the endpoint."""
+
+    def note_lines(self) -> list[str]:
+        """What the table cannot show (e.g. answers dropped without failing a document)."""
+        return []
 
     def run(self, fixture: Fixture) -> Extraction:
         """Extract one fixture (raise on failure)."""
@@ -586,23 +619,37 @@ class LangExtract(System):
             max_output_tokens=self.max_tokens,
         )
         self.examples = langextract_examples()
+        self.dropped = 0
+        self.reasons: Counter[str] = Counter()
 
     def run(self, fixture: Fixture) -> Extraction:
         import langextract as lx
 
-        result = lx.extract(
-            fixture.text,
-            prompt_description=LANGEXTRACT_PROMPT,
-            examples=self.examples,
-            model=self.model,
-            max_char_buffer=self.max_char_buffer,
-            fence_output=False,
-            use_schema_constraints=False,
-            show_progress=False,
-            prompt_validation_level=lx.prompt_validation.PromptValidationLevel.OFF,
-            resolver_params={"suppress_parse_errors": True},
-        )
+        # LangExtract drops a chunk whose answer it cannot parse and logs a warning (absl): count them,
+        # or a row of zeros would not say why.
+        with _counting_warnings("absl", "Chunk omitted") as dropped:
+            result = lx.extract(
+                fixture.text,
+                prompt_description=LANGEXTRACT_PROMPT,
+                examples=self.examples,
+                model=self.model,
+                max_char_buffer=self.max_char_buffer,
+                fence_output=False,
+                use_schema_constraints=False,
+                show_progress=False,
+                prompt_validation_level=lx.prompt_validation.PromptValidationLevel.OFF,
+                resolver_params={"suppress_parse_errors": True},
+            )
+        self.dropped += len(dropped)
+        self.reasons.update(dropped)
         return from_langextract(fixture.id, fixture.text, result.extractions or [], model=self.model_id)
+
+    def note_lines(self) -> list[str]:
+        reasons = ", ".join(f"{n} {why}" for why, n in self.reasons.most_common())
+        return [
+            f"- {self.name}: its resolver dropped {self.dropped} model answers (one per chunk) it could "
+            f"not use ({reasons or 'none'}); a dropped chunk contributes no extraction and no failure."
+        ]
 
 
 class Naive(System):
@@ -649,6 +696,7 @@ class Row:
     docs: int
     tally: Tally
     seconds: float
+    notes: list[str] = field(default_factory=list)
 
     def per_doc(self, value: float) -> float:
         return value / self.docs if self.docs else 0.0
@@ -658,6 +706,18 @@ class Row:
         grounded = sum(self.report.types[t].grounded for t in TYPES)
         predicted = sum(self.report.types[t].counts.predicted for t in TYPES)
         return grounded / predicted if predicted else None
+
+
+def _failure_text(exc: BaseException) -> str:
+    """One line saying why a document failed (instructor's own message starts with markup)."""
+    attempts = getattr(exc, "failed_attempts", None)
+    if attempts:
+        last = attempts[-1].exception
+        detail = str(last).strip().splitlines()[0] if str(last).strip() else ""
+        text = f"{type(exc).__name__} after {len(attempts)} attempt(s), last: {type(last).__name__}: {detail}"
+    else:
+        text = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return text[:300]
 
 
 def run_system(
@@ -684,16 +744,17 @@ def run_system(
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # a peer's failure is a result to report, not a crash
-                error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+                error = _failure_text(exc)
                 failures[fixture.id] = error
             if on_document:
                 on_document(system.name, fixture, time.perf_counter() - t0, error)
     finally:
         system.close()
     seconds = time.perf_counter() - started
+    notes = system.note_lines()
     tally = (proxy.snapshot() - before) if proxy else Tally()
     report = evaluate(predictions, fixtures, errors=failures)
-    return Row(system.name, report, failures, len(fixtures), tally, seconds)
+    return Row(system.name, report, failures, len(fixtures), tally, seconds, notes)
 
 
 def _f1(row: Row, item_type: str, scheme: Literal["strict", "partial"]) -> str:
@@ -1077,6 +1138,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
     if failures := failure_lines(rows):
         body += ["Failures:", "", *failures, ""]
+    if notes := [line for row in rows for line in row.notes]:
+        body += ["Notes:", "", *notes, ""]
     output = "\n".join(body)
     print()
     print(output)

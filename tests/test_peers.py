@@ -229,3 +229,29 @@ def test_langextract_example_is_grounded_in_its_own_text() -> None:
     assert example.text == EXAMPLE_TEXT
     for extraction in example.extractions:
         assert extraction.extraction_text in EXAMPLE_TEXT
+
+
+def test_dropped_chunks_are_counted_by_reason() -> None:
+    import logging
+
+    from peers import _counting_warnings
+
+    log = logging.getLogger("absl")
+    with _counting_warnings("absl", "Chunk omitted") as dropped:
+        log.warning("Chunk omitted from results (parse error): Unterminated string. Set resolver_params=...")
+        log.warning("Chunk omitted from results (schema error): Extraction text must be a string.")
+        log.warning("Something else entirely")
+    log.warning("Chunk omitted from results (parse error): after the block, not counted")
+    assert dropped == ["parse error", "schema error"]
+
+
+def test_a_failure_is_one_readable_line() -> None:
+    from peers import _failure_text
+
+    last = ValueError("Invalid JSON: EOF while parsing a string\nline two")
+    wrapped = RuntimeError("<failed_attempts>\n<attempt 1>...")
+    wrapped.failed_attempts = [SimpleNamespace(exception=ValueError("x")), SimpleNamespace(exception=last)]  # type: ignore[attr-defined]
+    assert _failure_text(wrapped) == (
+        "RuntimeError after 2 attempt(s), last: ValueError: Invalid JSON: EOF while parsing a string"
+    )
+    assert _failure_text(KeyError("k")) == "KeyError: 'k'"
