@@ -63,6 +63,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from throughput import CpuMeter  # noqa: E402
+
 from llm_extract import Extractor  # noqa: E402
 from llm_extract.evaluate import EvalReport, evaluate  # noqa: E402
 from llm_extract.fixtures import Fixture, load_fixtures  # noqa: E402
@@ -697,6 +699,7 @@ class Row:
     tally: Tally
     seconds: float
     notes: list[str] = field(default_factory=list)
+    other_cores: float = 0.0  # CPU of unrelated processes during the row: timing noise
 
     def per_doc(self, value: float) -> float:
         return value / self.docs if self.docs else 0.0
@@ -728,6 +731,7 @@ def run_system(
     model: str,
     *,
     on_document: Callable[[str, Fixture, float, str | None], None] | None = None,
+    server_pid: int | None = None,
 ) -> Row:
     """Run ``system`` over ``fixtures`` one document at a time and score it."""
     system.open(base_url, model)
@@ -735,6 +739,7 @@ def run_system(
     failures: dict[str, str] = {}
     before = proxy.snapshot() if proxy else Tally()
     started = time.perf_counter()
+    meter = CpuMeter(server_pid).__enter__()
     try:
         for fixture in fixtures:
             t0 = time.perf_counter()
@@ -750,11 +755,12 @@ def run_system(
                 on_document(system.name, fixture, time.perf_counter() - t0, error)
     finally:
         system.close()
+        meter.__exit__()
     seconds = time.perf_counter() - started
     notes = system.note_lines()
     tally = (proxy.snapshot() - before) if proxy else Tally()
     report = evaluate(predictions, fixtures, errors=failures)
-    return Row(system.name, report, failures, len(fixtures), tally, seconds, notes)
+    return Row(system.name, report, failures, len(fixtures), tally, seconds, notes, round(meter.other, 2))
 
 
 def _f1(row: Row, item_type: str, scheme: Literal["strict", "partial"]) -> str:
@@ -770,7 +776,7 @@ def table(rows: Sequence[Row]) -> str:
     head = ["system"]
     for t in TYPES:
         head += [f"{t} strict F1", f"{t} partial F1"]
-    head += ["grounded", "prompt tok/doc", "compl. tok/doc", "calls/doc", "s/doc", "failures"]
+    head += ["grounded", "prompt tok/doc", "compl. tok/doc", "calls/doc", "s/doc", "failures", "other cores"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for row in rows:
         cells = [row.name]
@@ -785,6 +791,7 @@ def table(rows: Sequence[Row]) -> str:
             f"{row.per_doc(row.seconds):.2f}",
             f"{len(row.failures)}/{row.docs}"
             + (f" ({row.tally.http_errors} HTTP errors)" if row.tally.http_errors else ""),
+            f"{row.other_cores:.2f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -837,6 +844,7 @@ class Overhead:
     server_s: float = 0.0  # time the HTTP server took (proxy-measured)
     raw_s: float = 0.0  # llama.cpp in-process, same prompt tokens, same number of generated tokens
     prompt_tokens_matched: int = 0
+    other_cores: float = 0.0  # unrelated CPU during the in-process replay
 
     def lines(self) -> list[str]:
         n = len(self.docs) or 1
@@ -847,7 +855,7 @@ class Overhead:
             "- llama.cpp server answering those requests (HTTP, chat template, JSON grammar): "
             f"{self.server_s / n:.2f} s/doc",
             "- raw llama.cpp in-process (same prompt tokens, same number of generated tokens, no grammar): "
-            f"{self.raw_s / n:.2f} s/doc",
+            f"{self.raw_s / n:.2f} s/doc (other processes used {self.other_cores:.2f} cores meanwhile)",
             f"- **overhead ratio ours / raw: {self.ours_s / self.raw_s:.2f}×** "
             f"(server / raw {self.server_s / self.raw_s:.2f}×, "
             f"ours / server {self.ours_s / self.server_s:.3f}×)"
@@ -1082,25 +1090,44 @@ def main(argv: list[str] | None = None) -> int:
         CountingProxy(upstream) as proxy,
     ):
         model_name = model
+        server_pid = server._process.pid if server is not None and server._process is not None else None
         for name in names:
             system = makers[name]()
             if name == "ours" and args.overhead_docs > 0:
                 recorder = _Recorder(
                     proxy, overhead, [f.id for f in fixtures[: args.overhead_docs]], exchanges
                 )
-                row = run_system(system, fixtures, proxy, proxy.base_url, model, on_document=recorder)
+                row = run_system(
+                    system,
+                    fixtures,
+                    proxy,
+                    proxy.base_url,
+                    model,
+                    on_document=recorder,
+                    server_pid=server_pid,
+                )
             else:
                 counted = proxy if system.uses_model else None
-                row = run_system(system, fixtures, counted, proxy.base_url, model, on_document=_progress)
+                row = run_system(
+                    system,
+                    fixtures,
+                    counted,
+                    proxy.base_url,
+                    model,
+                    on_document=_progress,
+                    server_pid=server_pid,
+                )
             rows.append(row)
         if server is not None:
             server.stop()  # free the cores for the in-process replay
             if exchanges:
                 overhead.requests = len(exchanges)
                 overhead.server_s = sum(e.server_s for e in exchanges)
-                overhead.raw_s, overhead.prompt_tokens_matched = raw_llama_seconds(
-                    exchanges, server.model_path, server.n_ctx, server.threads
-                )
+                with CpuMeter(None) as meter:
+                    overhead.raw_s, overhead.prompt_tokens_matched = raw_llama_seconds(
+                        exchanges, server.model_path, server.n_ctx, server.threads
+                    )
+                overhead.other_cores = round(meter.other, 2)
 
     text = table(rows)
     body = [
@@ -1115,7 +1142,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "F1 in % with 95 % bootstrap intervals over documents; grounded = items whose evidence "
         "llm-extract's `verify` accepts, over items reported; tokens and calls counted by the proxy "
-        "from each answer's usage; s/doc is wall time per document, one document at a time.",
+        "from each answer's usage; s/doc is wall time per document, one document at a time; other "
+        "cores = CPU used by unrelated processes during the row (timing noise on a 2-core machine).",
         "",
         text,
         "",
