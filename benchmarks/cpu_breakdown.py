@@ -1,7 +1,7 @@
 """Where the CPU per document goes, ours next to the raw client: py-spy samples grouped by layer.
 
     python benchmarks/cpu_breakdown.py --py-spy /tmp/pyspy/bin/py-spy [--concurrency 32] [--docs 1000]
-                                       [--repeat 3] [--latency 0.05] [--rate 500] [--gc-freeze]
+                                       [--repeat 5] [--latency 0.05] [--rate 200] [--gc-freeze]
 
 For each side (``ours``: ``aextract_batch``, strategy ``single``; ``raw``: ``openai.AsyncOpenAI``
 replaying the same request bodies) a child process runs ``--repeat`` timed batches against the fake
@@ -204,9 +204,10 @@ def main() -> int:
     parser.add_argument("--py-spy", default="py-spy", help="path of the py-spy binary")
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.05)
-    parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
+    # py-spy pauses the process for each sample: at 500 Hz that added ~25 % CPU, at 200 Hz a few %.
+    parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after the warm-up")
     parser.add_argument("--keep", type=Path, help="keep the raw py-spy files in this directory")
     parser.add_argument("--child", choices=("ours", "raw"), dest="side", help=argparse.SUPPRESS)
