@@ -39,7 +39,6 @@ import openai  # noqa: E402
 from throughput import (  # noqa: E402
     SERVER_PIDS,
     CpuMeter,
-    _create_kwargs,
     _extractor,
     build_documents,
     capture_requests,
@@ -47,6 +46,7 @@ from throughput import (  # noqa: E402
     gc_timer,
     run_ours,
     run_raw,
+    send_raw,
 )
 
 from llm_extract.batch import aextract_batch  # noqa: E402
@@ -72,7 +72,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("llm_extract: prompt rendering (jinja)", ("Prompt.render (",)),
     ("llm_extract: client wrapper (aask, _asend, counting)", ("llm_extract/client.py",)),
     ("llm_extract: pipeline, Extraction/BatchResult models", ("llm_extract/",)),
-    ("raw harness: json.loads of the captured body", ("run_raw.<locals>.worker",)),
+    ("raw harness: json.loads of the captured body", ("send_raw.<locals>.worker",)),
 ]
 
 
@@ -91,23 +91,11 @@ async def _ours(url: str, docs: list[Any], concurrency: int) -> int:
 
 
 async def _raw(url: str, bodies: list[list[str]], concurrency: int) -> int:
-    # As throughput.run_raw: workers over a shared queue, each document's requests in order.
     client = openai.AsyncOpenAI(base_url=url, api_key="not-needed", max_retries=0, timeout=120.0)
-    next_doc = iter(bodies)
-    ok = 0
-
-    async def worker() -> None:
-        nonlocal ok
-        for requests in next_doc:
-            for body in requests:
-                await client.chat.completions.create(**_create_kwargs(json.loads(body)))
-            ok += 1
-
     try:
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(bodies)))))
+        return await send_raw(client, bodies, concurrency)
     finally:
         await client.close()
-    return ok
 
 
 class _Timed:

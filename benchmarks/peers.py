@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import http.client
 import json
 import logging
@@ -44,7 +43,6 @@ import platform
 import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -63,7 +61,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from throughput import CpuMeter  # noqa: E402
+from throughput import CpuMeter, source_state  # noqa: E402
 
 from llm_extract import Extractor  # noqa: E402
 from llm_extract.evaluate import EvalReport, evaluate  # noqa: E402
@@ -82,7 +80,6 @@ from llm_extract.schema import (  # noqa: E402
     Extraction,
     Participant,
     RunMetadata,
-    Usage,
 )
 
 RESULTS = HERE / "RESULTS.md"
@@ -228,7 +225,8 @@ class CountingProxy:
 # Conversions into llm-extract's schema
 
 
-def _metadata(system: str, model: str, usage: Usage, seconds: float, calls: int) -> RunMetadata:
+def _metadata(system: str, model: str) -> RunMetadata:
+    # Tokens, calls and time come from the proxy (Row.tally), not from a peer's own account.
     return RunMetadata(
         prompt_name=system,
         prompt_version="peer",
@@ -237,10 +235,6 @@ def _metadata(system: str, model: str, usage: Usage, seconds: float, calls: int)
         endpoint="openai-compatible",
         strategy="single",
         grounding="aligned",
-        usage=usage,
-        latency_s=round(seconds, 3),
-        model_calls=calls,
-        attempts=calls,
     )
 
 
@@ -311,7 +305,7 @@ class _Actors:
 
 
 def from_langextract(
-    document_id: str, text: str, extractions: Iterable[Any], *, model: str = "", usage: Usage | None = None
+    document_id: str, text: str, extractions: Iterable[Any], *, model: str = ""
 ) -> Extraction:
     """Convert LangExtract extractions into an ``Extraction`` (mapping in benchmarks/README.md).
 
@@ -376,7 +370,7 @@ def from_langextract(
         actors=list(actors.by_key.values()),
         events=events,
         claims=claims,
-        metadata=_metadata("langextract", model, usage or Usage(), 0.0, 0),
+        metadata=_metadata("langextract", model),
     )
 
 
@@ -414,9 +408,7 @@ class NaiveOutput(BaseModel):
 NAIVE_PROMPT = "Extract the actors, events and claims from this news article, quoting it exactly:\n\n"
 
 
-def from_naive(
-    document_id: str, text: str, output: NaiveOutput, *, model: str = "", usage: Usage | None = None
-) -> Extraction:
+def from_naive(document_id: str, text: str, output: NaiveOutput, *, model: str = "") -> Extraction:
     """Convert the naive call's answer: every quote, trigger and name is located by ``align``.
 
     A one-off script has no grounding of its own; giving it llm-extract's aligner (exact, then
@@ -456,7 +448,7 @@ def from_naive(
         actors=list(actors.by_key.values()),
         events=events,
         claims=claims,
-        metadata=_metadata("naive", model, usage or Usage(), 0.0, 0),
+        metadata=_metadata("naive", model),
     )
 
 
@@ -908,40 +900,7 @@ def raw_llama_seconds(
 
 
 def _source_state() -> str:
-    digest = hashlib.sha256()
-    for path in [
-        *sorted((ROOT / "llm_extract").rglob("*.py")),
-        Path(__file__).resolve(),
-        *sorted((ROOT / "prompts").rglob("*.yaml")),
-    ]:
-        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(ROOT),
-                "status",
-                "--porcelain",
-                "--",
-                "llm_extract",
-                "prompts",
-                "benchmarks/peers.py",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return f"sha256 {digest.hexdigest()[:12]}"
-    state = f"git {head}{' + uncommitted changes' if dirty else ''}"
-    return f"{state}, sha256 {digest.hexdigest()[:12]} (llm_extract, prompts, peers.py)"
+    return source_state("prompts", "benchmarks/peers.py") + " (llm_extract, prompts, peers.py)"
 
 
 def _versions() -> str:

@@ -286,10 +286,8 @@ async def run_ours(base_url: str, docs: list[Document], concurrency: int, strate
     return Run(len(docs), ok, wall, cpu, fetch_stats(base_url)["completions"], gc_time[0], meter.other)
 
 
-async def run_raw(base_url: str, bodies: list[list[str]], concurrency: int) -> Run:
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=120.0)
-    reset_stats(base_url)
-    gc.collect()
+async def send_raw(client: openai.AsyncOpenAI, bodies: list[list[str]], concurrency: int) -> int:
+    """Send captured bodies: workers over a shared queue, each document's requests in order; docs done."""
     next_doc = iter(bodies)
     ok = 0
 
@@ -300,10 +298,18 @@ async def run_raw(base_url: str, bodies: list[list[str]], concurrency: int) -> R
                 await client.chat.completions.create(**_create_kwargs(json.loads(body)))
             ok += 1
 
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(bodies)))))
+    return ok
+
+
+async def run_raw(base_url: str, bodies: list[list[str]], concurrency: int) -> Run:
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=120.0)
+    reset_stats(base_url)
+    gc.collect()
     cpu0, t0 = time.process_time(), time.perf_counter()
     try:
         with gc_timer() as gc_time, CpuMeter(SERVER_PIDS.get(base_url)) as meter:
-            await asyncio.gather(*(worker() for _ in range(min(concurrency, len(bodies)))))
+            ok = await send_raw(client, bodies, concurrency)
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         await client.close()
@@ -410,12 +416,20 @@ def _version(package: str) -> str:
     return version(package)
 
 
-def _source_state() -> str:
-    """The git commit and a hash of llm_extract/*.py as measured (the working tree may differ from HEAD)."""
+def source_state(*extra: str) -> str:
+    """The git commit and a hash of llm_extract/*.py (plus ``extra`` repo paths) as measured.
+
+    The working tree may differ from HEAD, so both are given; ``extra`` names further files or
+    directories the measurement depends on (e.g. prompts/ for a real model).
+    """
     import hashlib
 
+    paths = sorted((ROOT / "llm_extract").rglob("*.py"))
+    for name in extra:
+        path = ROOT / name
+        paths += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "llm_extract").rglob("*.py")):
+    for path in paths:
         digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
     try:
         head = subprocess.run(
@@ -425,7 +439,7 @@ def _source_state() -> str:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "llm_extract"],
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "llm_extract", *extra],
             capture_output=True,
             text=True,
         ).stdout.strip()
@@ -473,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         f"openai {openai.__version__}, instructor {_version('instructor')}, pydantic {_version('pydantic')}; "
         f"fake server in a subprocess; cache=False"
     )
-    print(f"# llm_extract sources: {_source_state()}")
+    print(f"# llm_extract sources: {source_state()}")
     print(f"# load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     check_n = 0
     if args.check:
