@@ -53,20 +53,20 @@ from llm_extract.batch import aextract_batch  # noqa: E402
 
 TIMED_THREAD = "timed-runs"
 
-SDK = "openai SDK request: build, httpx, socket, parse (raw does the same)"
+SDK = "openai SDK: build, httpx, socket, parse (raw create(), ours post())"
 EVENT_LOOP = "event loop: callbacks, socket reads, task switches"
 OTHER = "other"
-# A sample under openai's create() is SDK work wherever it was called from. Otherwise the innermost
-# frame that matches one of these substrings names the layer (so pydantic or typing code is charged
-# to whoever called it); a stack with none of them is the event loop's own work.
+# A sample under openai's create() or post() is SDK work wherever it was called from (raw calls
+# create(), which calls post() after transforming the parameters; ours calls post() directly).
+# Otherwise the innermost frame that matches one of these substrings names the layer (so pydantic or
+# typing code is charged to whoever called it); a stack with none of them is the event loop's own work.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("instructor: reject_async_validators (6 model walks a request)", ("reject_async_validators",)),
-    ("instructor: prepare_response_model, request kwargs", ("prepare_response_model", "prepare_request")),
     (
-        "instructor: parse and validate the answer",
-        ("parse_response", "process_response", "parse_tools", "model_validate_json"),
+        "instructor: TOOLS handlers (parse and validate the answer)",
+        ("parse_response", "prepare_request", "handle_reask", "model_validate_json"),
     ),
-    ("instructor: retry loop (tenacity), hooks, rest", ("instructor/", "tenacity/")),
+    ("instructor: rest", ("instructor/",)),
+    ("tenacity (transport retries only)", ("tenacity/",)),
     ("llm_extract: prompt-injection check (is_instruction)", ("is_instruction (",)),
     ("llm_extract: sentence split for that check", ("sentences (llm_extract/segment",)),
     ("llm_extract: prompt rendering (jinja)", ("Prompt.render (",)),
@@ -155,7 +155,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def layer_of(frames: list[str]) -> str:
-    if any("AsyncCompletions.create (" in frame for frame in frames):
+    if any("AsyncCompletions.create (" in frame or "AsyncAPIClient.post (" in frame for frame in frames):
         return SDK
     for frame in reversed(frames):
         for name, needles in LAYERS:

@@ -497,7 +497,7 @@ def _mentioned(candidates: list[ActorCandidate], sentence: Span) -> list[ActorCa
 def _constrained_model(sentence_ids: tuple[str, ...]) -> type[BaseModel]:
     """A per-document draft schema whose evidence fields are enums of this document's sentence ids."""
     # The ids are S1..Sn, so documents with as many sentences share one class: its tool schema is built
-    # once (client._tool_model caches it per class) instead of three new classes and a schema per request.
+    # once (client._tool_request caches it per class) instead of three new classes and a schema per request.
     sentence_id = Literal[sentence_ids]  # type: ignore[valid-type]
     event = create_model(
         "DraftEvent",

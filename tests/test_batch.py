@@ -254,3 +254,45 @@ def test_a_long_document_is_chunked_and_merged_back_into_full_text_offsets() -> 
     # Nothing of the unchunked result's claims is lost at a chunk boundary.
     assert {(c.evidence.start, c.evidence.end) for c in whole.claims} <= set(spans)
     Result.model_validate(chunked.model_dump())
+
+
+def test_unreadable_input_is_raised_after_the_started_documents_are_out() -> None:
+    taken: list[str] = []
+
+    def source() -> Any:
+        for doc in _docs(6):
+            taken.append(doc.id)
+            yield doc
+        raise InputError("line 7 of docs.jsonl is not JSON")
+
+    extractor = Flaky({})
+    out: list[BatchResult] = []
+    with pytest.raises(InputError, match="line 7"):
+        out.extend(
+            extract_batch(source(), extractor=extractor, concurrency=4, cache=False)
+        )  # keeps what came
+    # Every document read before the bad line was extracted once and came out; none is lost.
+    assert sorted(r.document_id for r in out) == taken == [d.id for d in _docs(6)]
+    assert sorted(extractor.calls) == taken
+
+
+def test_a_slow_consumer_holds_the_workers_back() -> None:
+    # Results wait in a queue as long as the concurrency; workers then wait for the consumer
+    # instead of reading (and extracting) the whole input ahead of it.
+    taken: list[str] = []
+
+    def source() -> Any:
+        for doc in _docs(100):
+            taken.append(doc.id)
+            yield doc
+
+    async def first_then_wait() -> int:
+        batch = aextract_batch(source(), extractor=Flaky({}), concurrency=4, cache=False)
+        await anext(batch)
+        await asyncio.sleep(0.3)  # ample time for 100 documents of 2 to 8 ms each
+        read = len(taken)
+        await batch.aclose()
+        return read
+
+    read = asyncio.run(first_then_wait())
+    assert read <= 1 + 4 + 4 + 1  # the one consumed, a full queue, one held by each worker, one peek

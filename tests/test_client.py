@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from llm_extract import ModelOutputError, TransportError
 from llm_extract.client import CallStats, ModelClient
@@ -256,3 +256,74 @@ def test_a_retried_failure_is_not_chained_to_the_first_one() -> None:
     assert cause is not None
     assert "500" in str(cause)
     assert cause.__context__ is None or "503" not in str(cause.__context__)
+
+
+# The re-ask loop is ours (client._Call) around instructor's TOOLS handlers. These pin down that the
+# requests are exactly those instructor's own loop sends, and what ends a call that cannot succeed.
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_requests_and_re_asks_are_the_ones_instructor_sends(use_async: bool) -> None:
+    import instructor
+    import openai
+
+    from llm_extract.client import _tool_request
+
+    replies = [_tool_reply("DraftExtraction", BAD_REFERENCE), _tool_reply("DraftExtraction", BAD_REFERENCE),
+               _tool_reply("DraftExtraction", VALID)]  # fmt: skip
+    with Scripted(replies) as ours:
+        stats = CallStats()
+        client = _client(ours.base_url)
+        if use_async:
+            draft = asyncio.run(client.aask(DraftExtraction, MESSAGES, stats=stats, max_reasks=2))
+        else:
+            draft = client.ask(DraftExtraction, MESSAGES, stats=stats, max_reasks=2)
+    with Scripted(replies) as theirs:
+        sdk = openai.OpenAI(base_url=theirs.base_url, api_key="sk-test-not-a-real-key-123456", max_retries=0)
+        create = instructor.patch(create=sdk.chat.completions.create, mode=instructor.Mode.TOOLS)
+        expected = create(model="scripted", messages=MESSAGES, response_model=_tool_request(DraftExtraction)[0],
+                          max_retries=2, temperature=0.0, max_tokens=1024)  # fmt: skip
+    assert draft == expected
+    assert len(ours.requests) == 3
+    assert ours.requests == theirs.requests  # the first request and both re-asks, byte for byte as JSON
+    assert "not an actor id" in json.dumps(ours.requests[2]["messages"][-1])
+    assert (stats.attempts, stats.model_calls) == (3, 1)
+    assert MESSAGES == [{"role": "user", "content": "who speaks?"}]  # the caller's list is left alone
+
+
+def test_an_answer_cut_at_max_tokens_is_an_error_with_its_raw_output() -> None:
+    status, headers, body = _tool_reply("Answer", {"speaker": "A1"})
+    body["choices"][0]["finish_reason"] = "length"
+    body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = '{"speaker": "A'
+    cut = pytest.raises(ModelOutputError, match="cut off at max_tokens=1024")
+    with Scripted([(status, headers, body)] * 3) as server, cut as caught:
+        _client(server.base_url).ask(Answer, MESSAGES, stats=CallStats(), max_reasks=2)
+    assert len(server.requests) == 1  # the same budget would cut the same answer: not re-asked
+    assert caught.value.attempts == 1
+    assert caught.value.raw_output == '{"speaker": "A'
+
+
+class Buggy(BaseModel):
+    speaker: str
+
+    @field_validator("speaker")
+    @classmethod
+    def _broken(cls, value: str) -> str:
+        raise TypeError("a bug in our own validator")
+
+
+def test_a_bug_is_raised_as_itself_not_blamed_on_the_model() -> None:
+    # Only invalid output is re-asked and reported as the model's fault; a TypeError is ours.
+    bug = pytest.raises(TypeError, match="a bug in our own validator")
+    with Scripted([_tool_reply("Buggy", {"speaker": "A1"})] * 3) as server, bug:
+        _client(server.base_url).ask(Buggy, MESSAGES, stats=CallStats(), max_reasks=2)
+    assert len(server.requests) == 1
+
+
+def test_no_re_asks_means_one_request_and_the_validation_message() -> None:
+    invalid = pytest.raises(ModelOutputError, match="after 1 attempt")
+    with Scripted([_tool_reply("DraftExtraction", BAD_REFERENCE)] * 2) as server, invalid as caught:
+        _client(server.base_url).ask(DraftExtraction, MESSAGES, stats=CallStats(), max_reasks=0)
+    assert len(server.requests) == 1
+    assert "not an actor id" in str(caught.value)
+    assert caught.value.raw_output is not None
