@@ -7,6 +7,7 @@ model-based strategy must beat.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import cast
@@ -138,7 +139,9 @@ class SentenceCues:
     hypothetical: bool
 
 
+@functools.lru_cache(maxsize=8192)
 def _key(name: str) -> str:
+    # Names recur across a batch's documents; folding is per character (5 % of decomposed CPU).
     return fold(name).text.replace("-", " ").strip()
 
 

@@ -349,9 +349,7 @@ async def _decomposed(
 
     unknown = [c for c in candidates if c.kind is None]
     if unknown and not rules:
-        kinds_model = create_model(  # type: ignore[call-overload]
-            "ActorKinds", **{c.id: (ActorKind, ...) for c in unknown}
-        )
+        kinds_model = _model("ActorKinds", **{c.id: (ActorKind, ...) for c in unknown})
         question = prompt.render("steps.actors", candidates=unknown, **_context(doc))
         kinds = await ask(kinds_model, [system, {"role": "user", "content": question}])
         for c in unknown:
