@@ -17,11 +17,12 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,7 @@ async def aextract_batch(
     max_cost: float | None = None,
     skip: Iterable[str] = (),
     **settings: Any,
-) -> AsyncIterator[BatchResult]:
+) -> AsyncGenerator[BatchResult, None]:
     """Extract many documents concurrently; yield one ``BatchResult`` per document as each finishes.
 
     ``cache``: True for the default cache directory, a directory, a ``ResultCache``, or False.
@@ -207,10 +208,17 @@ async def aextract_batch(
     batch = _Batch(extractor, store, prices, max_cost)
     done = set(skip)
     source = iter(documents)
-    # Bounded: workers wait for the consumer rather than piling results up in memory.
-    results: asyncio.Queue[BatchResult | None] = asyncio.Queue(maxsize=concurrency)
+    # Results wait for the consumer in an unbounded queue, but at most ``concurrency`` of them
+    # (``room``): workers then wait rather than pile results up, and the end marker below can
+    # always be put without waiting, even by a worker that is being cancelled.
+    results: asyncio.Queue[BatchResult | None] = asyncio.Queue()
+    room = asyncio.Semaphore(concurrency)
     live = concurrency
-    failure: Exception | None = None
+    failure: BaseException | None = None
+
+    async def emit(result: BatchResult) -> None:
+        await room.acquire()
+        results.put_nowait(result)
 
     async def work() -> None:
         # Each worker takes the next document as soon as its last one is answered, like a plain
@@ -219,29 +227,34 @@ async def aextract_batch(
         nonlocal live, failure
         try:
             # One iterator shared by every worker: each document is taken once, none after a failure.
-            while failure is None and (item := next(source, None)) is not None:
+            while failure is None and not isinstance(item := next(source, _END), _End):
                 doc = _as_document(item)
                 if doc.id in done:
                     continue
                 if doc.id in batch.seen:
-                    await results.put(_duplicate_record(doc))
+                    await emit(_duplicate_record(doc))
                     continue
                 batch.seen.add(doc.id)
                 if (hit := batch.from_cache(doc)) is not None:
-                    await results.put(hit)
+                    await emit(hit)
                 elif batch.over_budget():
-                    await results.put(_budget_record(doc, max_cost or 0.0))
+                    await emit(_budget_record(doc, max_cost or 0.0))
                 else:
-                    await results.put(await batch.run_one(doc))
+                    await emit(await batch.run_one(doc))
         except Exception as exc:  # noqa: BLE001 (unreadable input: raised once the started ones are out)
             failure = failure or exc
-        live -= 1
-        if live == 0:
-            await results.put(None)  # the last worker out: no more results
+        except BaseException as exc:  # not a document's failure (run_one keeps those): stop, then raise
+            failure = failure or exc
+            raise
+        finally:
+            live -= 1
+            if live == 0:
+                results.put_nowait(None)  # the last worker out: no more results
 
     workers = [asyncio.create_task(work()) for _ in range(concurrency)]
     try:
         while (result := await results.get()) is not None:
+            room.release()
             yield result
         if failure is not None:
             raise failure
@@ -262,6 +275,13 @@ def _endpoint(extractor: Extractor) -> str:
 _DONE = object()
 
 
+class _End:
+    """The end of the input (``None`` is not used: it could be an input item)."""
+
+
+_END = _End()
+
+
 def extract_batch(documents: Iterable[Document | str], **options: Any) -> Iterator[BatchResult]:
     """Sync ``aextract_batch``: the batch runs on an event loop in a worker thread; results stream back.
 
@@ -269,17 +289,20 @@ def extract_batch(documents: Iterable[Document | str], **options: Any) -> Iterat
     """
     results: queue.Queue[Any] = queue.Queue()
     loop = asyncio.new_event_loop()
-    stop = threading.Event()
 
     async def drain() -> None:
-        async for result in aextract_batch(documents, **options):
-            results.put(result)
-            if stop.is_set():
-                break
+        # aclosing: stopping must run the batch's cleanup (cancel the documents in flight, close the
+        # cache and an owned extractor) before this loop stops; left to the garbage collector, the
+        # close would be scheduled on a loop that is about to be closed, and never run.
+        async with contextlib.aclosing(aextract_batch(documents, **options)) as batch:
+            async for result in batch:
+                results.put(result)
+
+    task = loop.create_task(drain())
 
     def run() -> None:
         try:
-            loop.run_until_complete(drain())
+            loop.run_until_complete(task)
         except BaseException as exc:  # noqa: BLE001 (handed to the consuming thread and raised there)
             results.put(exc)
         finally:
@@ -294,7 +317,10 @@ def extract_batch(documents: Iterable[Document | str], **options: Any) -> Iterat
                 raise item
             yield item
     finally:
-        stop.set()
+        # The consumer stopped (break, an exception, or the end): cancel the batch at once rather
+        # than when its next result happens to arrive. After the end it is a no-op.
+        with contextlib.suppress(RuntimeError):  # the loop has already closed
+            loop.call_soon_threadsafe(task.cancel)
         worker.join()
 
 

@@ -142,6 +142,14 @@ def _before_retry(_: RetryCallState) -> None:
         stats.transport_retries += 1
 
 
+def _refusal(completion: Any) -> str | None:
+    try:
+        refusal = completion.choices[0].message.refusal
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return refusal if isinstance(refusal, str) else None
+
+
 def _raw_output(completion: Any) -> str | None:
     try:
         message = completion.choices[0].message
@@ -192,6 +200,13 @@ class _Call(Generic[T]):
     def answer(self, response: Any) -> T | None:
         """The validated answer; None once the re-ask is prepared; ModelOutputError when out of re-asks."""
         self.attempts += 1
+        if (refusal := _refusal(response)) is not None:
+            # Not re-asked (as in instructor): a refusal is an answer, not a malformed one.
+            raise ModelOutputError(
+                f"the model refused on attempt {self.attempts}: {refusal[:300]}",
+                attempts=self.attempts,
+                raw_output=refusal,
+            )
         try:
             parsed = _TOOLS.response_parser(
                 response=response, response_model=self.model, validation_context=None, strict=True

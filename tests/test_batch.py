@@ -296,3 +296,73 @@ def test_a_slow_consumer_holds_the_workers_back() -> None:
 
     read = asyncio.run(first_then_wait())
     assert read <= 1 + 4 + 4 + 1  # the one consumed, a full queue, one held by each worker, one peek
+
+
+class Boom(BaseException):
+    """Not an Exception: nothing in a document's extraction should swallow it."""
+
+
+def test_a_base_exception_in_a_worker_ends_the_batch_and_is_raised() -> None:
+    async def collect() -> list[BatchResult]:
+        extractor = Flaky({"doc005": Boom("stop")})
+        batch = aextract_batch(_docs(20), extractor=extractor, concurrency=4, cache=False)
+        return [r async for r in batch]
+
+    with pytest.raises(Boom):
+        asyncio.run(asyncio.wait_for(collect(), 30))  # the bound only keeps a regression from hanging
+
+
+class Faulty:
+    """An input iterator that fails once and would go on afterwards: nothing may be taken after it."""
+
+    def __init__(self, docs: list[Document], bad: int) -> None:
+        self.docs, self.bad, self.taken = docs, bad, 0
+
+    def __iter__(self) -> Faulty:
+        return self
+
+    def __next__(self) -> Document:
+        self.taken += 1
+        if self.taken > len(self.docs):
+            raise StopIteration
+        if self.taken == self.bad:
+            raise InputError(f"item {self.bad} is unreadable")
+        return self.docs[self.taken - 1]
+
+
+def test_no_document_is_taken_after_the_input_fails() -> None:
+    source, extractor = Faulty(_docs(12), bad=4), Flaky({})
+    out: list[BatchResult] = []
+    with pytest.raises(InputError, match="item 4"):
+        out.extend(extract_batch(source, extractor=extractor, concurrency=2, cache=False))
+    assert sorted(r.document_id for r in out) == ["doc000", "doc001", "doc002"]
+    assert source.taken == 4
+
+
+class Slow(Flaky):
+    """doc000 answers at once; every other document waits until it is cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.started: list[str] = []
+        self.cancelled = 0
+
+    async def aextract(self, document: Document | str, **fields: Any) -> Extraction:
+        assert isinstance(document, Document)
+        self.started.append(document.id)
+        try:
+            if document.id != "doc000":
+                await asyncio.sleep(60)
+            return await super().aextract(document)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+def test_breaking_out_of_the_sync_iterator_cancels_the_documents_in_flight() -> None:
+    extractor = Slow()
+    for result in extract_batch(_docs(10), extractor=extractor, concurrency=3, cache=False):
+        assert result.document_id == "doc000"
+        break
+    # The two others started with it, and the one taken after it, were cancelled, not abandoned.
+    assert extractor.cancelled == len(extractor.started) - 1 >= 2

@@ -327,3 +327,25 @@ def test_no_re_asks_means_one_request_and_the_validation_message() -> None:
     assert len(server.requests) == 1
     assert "not an actor id" in str(caught.value)
     assert caught.value.raw_output is not None
+
+
+def test_a_refusal_is_the_model_s_answer_not_a_crash() -> None:
+    status, headers, body = _tool_reply("Answer", {"speaker": "A1"})
+    message = body["choices"][0]["message"]
+    message["refusal"], message["tool_calls"] = "I can't help with that.", None
+    refused = pytest.raises(ModelOutputError, match="refused on attempt 1: I can't help")
+    with Scripted([(status, headers, body)] * 3) as server, refused as caught:
+        _client(server.base_url).ask(Answer, MESSAGES, stats=CallStats(), max_reasks=2)
+    assert len(server.requests) == 1  # not re-asked, as in instructor
+    assert caught.value.raw_output == "I can't help with that."
+
+
+def test_an_answer_without_a_tool_call_is_re_asked_in_words() -> None:
+    status, headers, body = _tool_reply("Answer", {"speaker": "A1"})
+    body["choices"][0]["message"].update(content="The speaker is A1.", tool_calls=None)
+    with Scripted([(status, headers, body), _tool_reply("Answer", {"speaker": "A1"})]) as server:
+        answer = _client(server.base_url).ask(Answer, MESSAGES, stats=CallStats(), max_reasks=1)
+    assert answer.speaker == "A1"
+    reask = server.requests[1]["messages"]
+    assert reask[-1]["role"] == "user"  # no tool call to answer: instructor's correction as a user turn
+    assert "Recall the function correctly" in reask[-1]["content"]
