@@ -256,41 +256,45 @@ def test_a_long_document_is_chunked_and_merged_back_into_full_text_offsets() -> 
     Result.model_validate(chunked.model_dump())
 
 
+class Reading:
+    """An input iterator that counts what is taken and can fail once at item ``bad`` (1-based), then
+    would go on: nothing may be taken after a failure."""
+
+    def __init__(self, docs: list[Document], bad: int | None = None) -> None:
+        self.docs, self.bad, self.taken = docs, bad, 0
+
+    def __iter__(self) -> Reading:
+        return self
+
+    def __next__(self) -> Document:
+        self.taken += 1
+        if self.taken == self.bad:
+            raise InputError(f"item {self.bad} is unreadable")
+        if self.taken > len(self.docs):
+            raise StopIteration
+        return self.docs[self.taken - 1]
+
+
 def test_unreadable_input_is_raised_after_the_started_documents_are_out() -> None:
-    taken: list[str] = []
-
-    def source() -> Any:
-        for doc in _docs(6):
-            taken.append(doc.id)
-            yield doc
-        raise InputError("line 7 of docs.jsonl is not JSON")
-
-    extractor = Flaky({})
+    source, extractor = Reading(_docs(6), bad=7), Flaky({})  # the line after the last one is bad
     out: list[BatchResult] = []
-    with pytest.raises(InputError, match="line 7"):
-        out.extend(
-            extract_batch(source(), extractor=extractor, concurrency=4, cache=False)
-        )  # keeps what came
+    with pytest.raises(InputError, match="item 7"):
+        out.extend(extract_batch(source, extractor=extractor, concurrency=4, cache=False))  # keeps what came
     # Every document read before the bad line was extracted once and came out; none is lost.
-    assert sorted(r.document_id for r in out) == taken == [d.id for d in _docs(6)]
-    assert sorted(extractor.calls) == taken
+    ids = [d.id for d in _docs(6)]
+    assert sorted(r.document_id for r in out) == sorted(extractor.calls) == ids
 
 
 def test_a_slow_consumer_holds_the_workers_back() -> None:
     # Results wait in a queue as long as the concurrency; workers then wait for the consumer
     # instead of reading (and extracting) the whole input ahead of it.
-    taken: list[str] = []
-
-    def source() -> Any:
-        for doc in _docs(100):
-            taken.append(doc.id)
-            yield doc
+    source = Reading(_docs(100))
 
     async def first_then_wait() -> int:
-        batch = aextract_batch(source(), extractor=Flaky({}), concurrency=4, cache=False)
+        batch = aextract_batch(source, extractor=Flaky({}), concurrency=4, cache=False)
         await anext(batch)
         await asyncio.sleep(0.3)  # ample time for 100 documents of 2 to 8 ms each
-        read = len(taken)
+        read = source.taken
         await batch.aclose()
         return read
 
@@ -312,26 +316,8 @@ def test_a_base_exception_in_a_worker_ends_the_batch_and_is_raised() -> None:
         asyncio.run(asyncio.wait_for(collect(), 30))  # the bound only keeps a regression from hanging
 
 
-class Faulty:
-    """An input iterator that fails once and would go on afterwards: nothing may be taken after it."""
-
-    def __init__(self, docs: list[Document], bad: int) -> None:
-        self.docs, self.bad, self.taken = docs, bad, 0
-
-    def __iter__(self) -> Faulty:
-        return self
-
-    def __next__(self) -> Document:
-        self.taken += 1
-        if self.taken > len(self.docs):
-            raise StopIteration
-        if self.taken == self.bad:
-            raise InputError(f"item {self.bad} is unreadable")
-        return self.docs[self.taken - 1]
-
-
 def test_no_document_is_taken_after_the_input_fails() -> None:
-    source, extractor = Faulty(_docs(12), bad=4), Flaky({})
+    source, extractor = Reading(_docs(12), bad=4), Flaky({})
     out: list[BatchResult] = []
     with pytest.raises(InputError, match="item 4"):
         out.extend(extract_batch(source, extractor=extractor, concurrency=2, cache=False))
