@@ -35,6 +35,7 @@ from llm_extract.candidates import (
     ActorCandidate,
     SentenceCues,
     actor_candidates,
+    attribution,
     claim_span,
     is_headline,
     is_instruction,
@@ -347,6 +348,7 @@ async def _decomposed(
     candidates = actor_candidates(text, spans)
     system = {"role": "system", "content": prompt.render("system", **_context(doc))}
 
+    hints = {c.id: c.kind for c in candidates}  # the rules' kinds, before any model answer
     unknown = [c for c in candidates if c.kind is None]
     if unknown and not rules:
         kinds_model = _model("ActorKinds", **{c.id: (ActorKind, ...) for c in unknown})
@@ -377,9 +379,12 @@ async def _decomposed(
         here = _mentioned(candidates, sentence)
         nearby = here + [c for c in _mentioned(candidates, previous) if c not in here] if previous else here
         fields: dict[str, Any] = {}
-        if cues.claim:
+        said_by = attribution(text, sentence, candidates, hints) if cues.claim else None
+        if cues.claim and said_by is None:
+            # Only an attribution whose syntax leaves the speaker open goes to the model.
             speakers = tuple(["author", *(c.id for c in nearby)])
             fields["speaker"] = (Literal[speakers], ...)
+        if cues.claim:
             fields["polarity"] = (Literal["asserted", "denied"], ...)
             fields["hedged"] = (bool, ...)
         trigger = None
@@ -390,7 +395,7 @@ async def _decomposed(
             fields["status"] = (EventStatus, ...)
         # The prompt says which decisions the model makes; cue words make the others (as in rules).
         fields = {} if rules else {k: v for k, v in fields.items() if k in prompt.ask}
-        answer: Any = _rule_answer(cues, here, sentence)
+        answer: Any = _rule_answer(cues, said_by, here, sentence)
         if fields:
             question = prompt.render(
                 "steps.sentence",
@@ -420,8 +425,9 @@ async def _decomposed(
                     evidence=_exact(text, *claim_span(sentence)),
                 )
             )
-        if cues.trigger and trigger is not None:
-            start, end, _ = cues.trigger
+        for number, (start, end, suggested) in enumerate(cues.triggers):
+            # The prompt asks about the sentence's first trigger; the cue word types the others.
+            event_type = answer.event_type if number == 0 else suggested
             participants = [
                 Participant(
                     actor_id=c.id, role="agent" if c.spans and _first_in(c, sentence) < start else "target"
@@ -432,7 +438,7 @@ async def _decomposed(
             events.append(
                 Event(
                     id=f"E{len(events) + 1}",
-                    type=answer.event_type,
+                    type=event_type,
                     trigger=_exact(text, start, end),
                     summary=" ".join(sentence.text.split()),
                     participants=participants,
@@ -461,9 +467,11 @@ def _model(name: str, **fields: Any) -> type[BaseModel]:
     return model
 
 
-def _rule_answer(cues: SentenceCues, here: list[ActorCandidate], sentence: Span) -> SimpleNamespace:
+def _rule_answer(
+    cues: SentenceCues, said_by: ActorCandidate | None, here: list[ActorCandidate], sentence: Span
+) -> SimpleNamespace:
     """What the rules answer in place of the model for one sentence (the ``rules`` strategy)."""
-    first = min(here, key=lambda c: _first_in(c, sentence), default=None)
+    first = said_by or min(here, key=lambda c: _first_in(c, sentence), default=None)
     if cues.hypothetical:
         status: EventStatus = "hypothetical"
     elif cues.planned:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_extract.candidates import actor_candidates, claim_span, sentence_cues
+from llm_extract.candidates import actor_candidates, attribution, claim_span, sentence_cues
 from llm_extract.segment import Span, sentences
 
 
@@ -119,3 +119,69 @@ def test_claim_span_offsets_are_absolute_and_fall_back_to_the_sentence() -> None
     # a sentence with no content after its attribution keeps the whole sentence (minus the period)
     short = "He said."
     assert claim_span(Span(0, len(short), short)) == (0, len("He said"))
+
+
+def test_kind_hints_for_personal_names_honorifics_and_organization_words() -> None:
+    text = (
+        "Marta Sobczak met Dr. Lena Holm at the hospital on Monday. Brightwater Foods and the Tarn "
+        "Valley Research Institute signed the deal. Brightwater said the plant would stay open."
+    )
+    actors = _actors(text)
+    # Two title-case words with no organization word: a person, as news copy usually means.
+    assert actors["Marta Sobczak"][0] == "person"
+    # A courtesy title stays in the name, as the article writes it, and marks a person.
+    assert actors["Dr. Lena Holm"][0] == "person"
+    assert actors["Brightwater Foods"][0] == "organization"
+    assert actors["Tarn Valley Research Institute"][0] == "organization"
+    # The company's short name later in the text is the same actor, not a new one.
+    assert actors["Brightwater Foods"][1] == ["Brightwater"]
+    assert "Brightwater" not in actors
+
+
+def _attributed(text: str, index: int) -> str | None:
+    spans = sentences(text)
+    found = actor_candidates(text, spans)
+    said_by = attribution(text, spans[index], found, {a.id: a.kind for a in found})
+    return said_by.name if said_by else None
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "speaker"),
+    [
+        # the name right before the verb, or after it when it closes the clause
+        ("“The hoses were safe,” spokeswoman Ines Carvalho said.", 0, "Ines Carvalho"),
+        ("Prices will climb, said Dana Whitcombe, an analyst at Pierce.", 0, "Dana Whitcombe"),
+        ("Prices will climb, according to Dana Whitcombe.", 0, "Dana Whitcombe"),
+        ("Kevin Aldana, the public works director, said the changes were minor.", 0, "Kevin Aldana"),
+        # a pronoun or "the company" stands for the latest person or organization named before
+        ("Marjorie Tran chairs the audit. She said the invoices were doubled.", 1, "Marjorie Tran"),
+        ("Quillon Systems cut 900 jobs. It said more cuts were possible.", 1, "Quillon Systems"),
+        ("Keel Lines Group opened a depot. The company said it would hire 40.", 1, "Keel Lines Group"),
+        (
+            "The Russian Embassy hosted Air Koryo staff. The embassy said the flight was on time.",
+            1,
+            "Russian Embassy",
+        ),
+        # a verb inside the quotation is the speaker's own words, not the attribution
+        ("“Anna Berg said nothing to us,” he told reporters.", 0, None),
+        # the syntax leaves the speaker open: the model (or the first name, in rules) decides
+        ("Marta Sobczak and Anna Berg met, and officials said talks went well.", 0, None),
+    ],
+)
+def test_attribution_names_the_speaker_only_when_the_syntax_does(
+    text: str, index: int, speaker: str | None
+) -> None:
+    assert _attributed(text, index) == speaker
+
+
+def test_every_trigger_of_a_sentence_is_a_cue_not_only_the_first() -> None:
+    (sentence,) = sentences("The ministers met in Hanoi and signed a trade deal on Friday.")
+    cues = sentence_cues(sentence)
+    found = [(sentence.text[s:e], kind) for s, e, kind in cues.triggers]
+    assert found == [
+        ("met", "meeting"),
+        ("signed", "agreement"),
+        ("trade", "economic"),
+        ("deal", "agreement"),
+    ]
+    assert cues.trigger == cues.triggers[0]

@@ -52,3 +52,26 @@ def test_v1_still_asks_every_field() -> None:
     _, schemas = _run("news@v1")
     asked = set().union(*(set(s["properties"]) for s in schemas))
     assert {"speaker", "polarity", "hedged"} <= asked
+
+
+def test_the_model_is_asked_the_speaker_only_where_the_attribution_leaves_it_open() -> None:
+    text = (
+        "Harbour chief Mira Olsen said the quay could reopen next month.\n\n"
+        "Mira Olsen and Tomas Vik toured the quay, and officials said the repairs were on schedule."
+    )
+    with (
+        FakeOpenAI() as fake,
+        Extractor(prompt="news@v3", base_url=fake.base_url, model="fake", strategy="decomposed") as ex,
+    ):
+        result = ex.extract(Document(id="quay", text=text))
+        asked = [
+            r["messages"][-1]["content"]
+            for r in fake.requests
+            if "speaker" in r["tools"][0]["function"]["parameters"]["properties"]
+        ]
+    # "Mira Olsen said": the syntax names the speaker, so the rules' answer stands and only the
+    # second sentence, whose speaker could be either name or the author, reaches the model.
+    assert len(asked) == 1
+    assert "officials said the repairs" in asked[0]
+    olsen = next(a.id for a in result.actors if a.name == "Mira Olsen")
+    assert result.claims[0].claimant == olsen
