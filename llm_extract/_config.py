@@ -23,7 +23,7 @@ class Settings:
     api_key: str | None = None
     model: str | None = None
     model_path: Path | None = None
-    prompt: str = "news@v3"  # prompts.DEFAULT_PROMPT (tests/test_prompts.py checks they agree)
+    prompt: str = "news@v4"  # prompts.DEFAULT_PROMPT (tests/test_prompts.py checks they agree)
     strategy: Literal["auto", "single", "decomposed", "rules"] = "auto"
     grounding: Literal["auto", "aligned", "constrained"] = "auto"
     unmatched: Literal["flag", "drop"] = "flag"

@@ -30,7 +30,7 @@ from llm_extract.errors import PromptNotFoundError, PromptRenderError, PromptVal
 
 __all__ = ["DEFAULT_PROMPT", "SENTENCE_FIELDS", "Prompt", "list_prompts", "load_prompt", "prompt_dirs"]
 
-DEFAULT_PROMPT = "news@v3"
+DEFAULT_PROMPT = "news@v4"
 
 # Variables each template may use; anything else is a typo caught at load time.
 _DOCUMENT_VARS = {"document", "vocabulary"}

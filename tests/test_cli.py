@@ -33,7 +33,7 @@ def test_extract_prints_grounded_json(endpoint: str) -> None:
     data = json.loads(result.stdout)
     text = article.read_text(encoding="utf-8")
     assert data["document_id"] == "choe_russia_trip"
-    assert data["metadata"]["prompt_version"] == "v3"
+    assert data["metadata"]["prompt_version"] == "v4"
     spans = [m for a in data["actors"] for m in a["mentions"]] + [c["evidence"] for c in data["claims"]]
     assert spans
     assert all(text[s["start"] : s["end"]] == s["quote"] for s in spans)

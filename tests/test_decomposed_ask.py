@@ -48,6 +48,18 @@ def test_v3_asks_only_speaker_and_event_type_and_cue_words_decide_the_rest() -> 
     assert any(c.hedged for c in result.claims)
 
 
+def test_v4_asks_only_speakers_and_types_triggers_by_their_cue_words() -> None:
+    result, schemas = _run("news@v4")
+    assert schemas, "the open speakers were asked"
+    for schema in schemas:
+        assert set(schema["properties"]) == {"speaker"}
+    with Extractor(strategy="rules") as rules:
+        floor = rules.extract(Document(id="harbour", text=TEXT))
+    assert [(e.trigger, e.type, e.status) for e in result.events] == [
+        (e.trigger, e.type, e.status) for e in floor.events
+    ]
+
+
 def test_v1_still_asks_every_field() -> None:
     _, schemas = _run("news@v1")
     asked = set().union(*(set(s["properties"]) for s in schemas))
@@ -61,7 +73,7 @@ def test_the_model_is_asked_the_speaker_only_where_the_attribution_leaves_it_ope
     )
     with (
         FakeOpenAI() as fake,
-        Extractor(prompt="news@v3", base_url=fake.base_url, model="fake", strategy="decomposed") as ex,
+        Extractor(base_url=fake.base_url, model="fake", strategy="decomposed") as ex,
     ):
         result = ex.extract(Document(id="quay", text=text))
         asked = [

@@ -43,7 +43,7 @@ from llm_extract.prompts import DEFAULT_PROMPT
 from llm_extract.report import compare_markdown, eval_markdown
 
 MODEL = "smollm2-135m-instruct"
-PROMPTS = ["news@v1", "news@v2", "news@v3"]
+PROMPTS = ["news@v1", "news@v2", "news@v3", "news@v4"]
 FIXTURES = ROOT / "evals" / "fixtures"
 BASELINES = ROOT / "evals" / "baselines"
 CASSETTES = ROOT / "cassettes" / "evals"
@@ -208,7 +208,7 @@ def test_eval_command_replays_one_fixture(
     """The CLI runs the model over a fixture directory, prints the table and writes every report."""
     if recording:
         pytest.skip("replays the cassette recorded by test_eval_replays_offline_and_holds_the_baseline")
-    fixture = FIXTURES / "local-carrigmore-budget-portal.yaml"
+    fixture = FIXTURES / "local-harlan-falls-bridge-audit.yaml"  # one the model is asked about
     (tmp_path / "fixtures").mkdir()
     (tmp_path / "fixtures" / fixture.name).write_text(fixture.read_text(encoding="utf-8"), encoding="utf-8")
     out = tmp_path / "out"
@@ -239,7 +239,7 @@ def test_eval_command_replays_one_fixture(
 
 README = ROOT / "README.md"
 # Each pair's comparison sits in the README between these markers.
-COMPARISONS = [("news@v1", "news@v2"), ("news@v1", "news@v3")]
+COMPARISONS = [("news@v1", "news@v2"), ("news@v1", "news@v3"), ("news@v3", "news@v4")]
 
 
 def _markers(a: str, b: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from llm_extract.candidates import (
     sentence_cues,
 )
 from llm_extract.grounding import verify
+from llm_extract.prompts import DEFAULT_PROMPT
 from llm_extract.segment import sentences
 
 MODEL = "smollm2-135m-instruct"
@@ -56,7 +57,7 @@ def _questions(text: str) -> int:
             continue
         cues = sentence_cues(sentence)
         open_speaker = cues.claim and attribution(text, sentence, found, kinds) is None
-        asked += bool(cues.trigger or open_speaker)
+        asked += bool(open_speaker)
     return int(None in kinds.values()) + asked
 
 
@@ -77,14 +78,14 @@ def test_decomposed_extraction_is_grounded(name: str, endpoint: str) -> None:
     _assert_grounded(result, doc.text)
     meta = result.metadata
     prompt = load_prompt()  # the default, which the embedded model runs
-    assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == ("news", "v3", prompt.content_hash)
+    assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == ("news", "v4", prompt.content_hash)
     assert (meta.strategy, meta.grounding, meta.endpoint) == (
         "decomposed",
         "constrained",
         "openai-compatible",
     )
     # One call for the kinds the rules leave open, then one per sentence with a question left for the
-    # model under news@v3: its first trigger's type, or a speaker the attribution does not name.
+    # model under the default prompt (news@v4): a speaker the attribution does not name.
     assert meta.model_calls == _questions(doc.text)
     assert meta.model_calls <= 1 + len(_sentences_used(result, doc.text))
     assert meta.attempts >= meta.model_calls
@@ -106,7 +107,7 @@ def test_async_matches_sync_cassette_format(endpoint: str) -> None:
 
     result = asyncio.run(run())
     _assert_grounded(result, doc.text)
-    assert result.metadata.model_calls == 1 + len(_sentences_used(result, doc.text))
+    assert result.metadata.model_calls == _questions(doc.text)
 
 
 SHORT = (
@@ -129,7 +130,7 @@ def test_single_call_fails_loudly_on_the_tiny_model(grounding: str, endpoint: st
     with extractor, pytest.raises(ModelOutputError) as caught:
         extractor.extract(doc)
     error = caught.value
-    assert (error.document_id, error.prompt, error.attempts) == ("short", "news@v3", 2)
+    assert (error.document_id, error.prompt, error.attempts) == ("short", DEFAULT_PROMPT, 2)
     assert error.raw_output
     assert error.raw_output.startswith('{ "actors"')
     assert "Invalid JSON" in str(error)

@@ -55,8 +55,8 @@ def prompts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_load_default_prompt() -> None:
-    prompt = load_prompt("news@v3")
-    assert (prompt.name, prompt.version, prompt.ref) == ("news", "v3", "news@v3")
+    prompt = load_prompt("news@v4")
+    assert (prompt.name, prompt.version, prompt.ref) == ("news", "v4", "news@v4")
     assert re.fullmatch(r"sha256:[0-9a-f]{16}", prompt.content_hash)
     assert prompt.description
     assert prompt.has("system")
@@ -111,6 +111,7 @@ def test_ask_defaults_to_every_sentence_field_and_is_validated(prompts_dir: Path
 def test_shipped_prompts_ask_what_their_descriptions_say() -> None:
     assert load_prompt("news@v1").ask == frozenset(SENTENCE_FIELDS)
     assert load_prompt("news@v3").ask == frozenset({"speaker", "event_type"})
+    assert load_prompt("news@v4").ask == frozenset({"speaker"})
 
 
 def test_missing_user_template(prompts_dir: Path) -> None:
