@@ -59,10 +59,8 @@ _MEDIA = frozenset(
 )
 _GOVERNMENT = frozenset(
     """ministry embassy department council government army navy military parliament assembly congress
-    kremlin police office cabinet administration""".split()
-)
-_GOVERNMENT_EXTRA = frozenset(
-    "court senate inspectorate commission authority prosecutor prosecutors prosecutor's deputies".split()
+    kremlin police office cabinet administration court senate inspectorate commission authority
+    prosecutor prosecutors prosecutor's deputies""".split()
 )
 _ORGANIZATION = frozenset(
     """party union organization organisation company corp corp. corporation inc inc. ltd ltd. llc plc gmbh
@@ -345,7 +343,7 @@ def _classify(text: str, start: int, end: int, clusters: _Clusters) -> ActorCand
         return None
     if lowered[-1] in _MEDIA or "news" in lowered:
         return clusters.add(span, (start, end), "media")
-    if any(t in _GOVERNMENT or t in _GOVERNMENT_EXTRA for t in lowered):
+    if any(t in _GOVERNMENT for t in lowered):
         return clusters.add(span, (start, end), "government")
     if any(t in _ORGANIZATION for t in lowered):
         return clusters.add(span, (start, end), "organization")
@@ -464,12 +462,12 @@ _GAP = re.compile(
 _AFTER = re.compile(r"\s+(?:the\s+)?", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"\s*(?:[,.;:!?)\"”]|$)")
 _BODIES = (None, "organization", "government", "media")
-_PERSON_PRONOUN = re.compile(r"\b(?:he|she)(?:\s+(?:has|had|also|later|again))?\s+$", re.IGNORECASE)
+_AUXILIARY = r"(?:\s+(?:has|had|also|later|again))?\s+$"  # "he has also said", "the union later said"
+_PERSON_PRONOUN = re.compile(r"\b(?:he|she)" + _AUXILIARY, re.IGNORECASE)
 _BODY = re.compile(
     r"(?:\bit|\b(?:the|a|an)\s+(?:[\w’'-]+\s+)?(?P<head>company|firm|group|union|office|council|agency|"
     r"ministry|department|court|government|hospital|prosecutors?|police|embassy|regulator|"
-    r"spokes(?:man|woman|person)))"
-    r"(?:\s+(?:has|had|also|later|again))?\s+$",
+    r"spokes(?:man|woman|person)))" + _AUXILIARY,
     re.IGNORECASE,
 )
 
@@ -507,7 +505,7 @@ def attribution(
         elif not verb.group("according") and (said := _BODY.search(clause)):
             # "the embassy said": the latest actor whose name has that word, else the latest body.
             head = (said.group("head") or "").lower()
-            body = next((c for c in earlier if head in _key(c.name).lower().split()), None)
+            body = next((c for c in earlier if head in _key(c.name).split()), None)
             body = body or next((c for c in earlier if kinds.get(c.id) in _BODIES), None)
             if body is not None:
                 return body
