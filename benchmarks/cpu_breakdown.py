@@ -67,7 +67,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("instructor: rest", ("instructor/",)),
     ("tenacity (transport retries only)", ("tenacity/",)),
-    ("llm_extract: prompt-injection check (is_instruction)", ("is_instruction (",)),
+    ("llm_extract: prompt-injection check (is_instruction)", ("is_instruction (", "instruction_spans (")),
     ("llm_extract: sentence split for that check", ("sentences (llm_extract/segment",)),
     ("llm_extract: prompt rendering (jinja)", ("Prompt.render (",)),
     ("llm_extract: client wrapper (aask, _asend, counting)", ("llm_extract/client.py",)),

@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 from fault_server import FAULT_KINDS, TRANSPORT_FAULTS, ChatRecord, FaultyOpenAI  # noqa: E402
 
 from llm_extract import BatchResult, Document, Extractor  # noqa: E402
-from llm_extract.batch import run_batch  # noqa: E402
+from llm_extract.output import run_batch  # noqa: E402
 
 MARKER = re.compile(r"Report (\d{5})\.")
 

@@ -1,9 +1,10 @@
 """llm-extract: grounded, typed records of actors, events and claims from news articles."""
 
 from llm_extract._config import Settings
-from llm_extract.batch import BatchResult, BatchSummary, ErrorRecord, aextract_batch, extract_batch, run_batch
+from llm_extract.batch import BatchResult, BatchSummary, ErrorRecord, aextract_batch, extract_batch
 from llm_extract.cache import ResultCache
 from llm_extract.compare import Comparison, prompt_diff
+from llm_extract.corpus import Corpus
 from llm_extract.cost import Pricing
 from llm_extract.documents import load_documents
 from llm_extract.errors import (
@@ -13,6 +14,7 @@ from llm_extract.errors import (
     FixtureError,
     InputError,
     ModelOutputError,
+    OutputError,
     PromptError,
     PromptNotFoundError,
     PromptRenderError,
@@ -23,6 +25,8 @@ from llm_extract.evaluate import EvalReport, MatchConfig, evaluate
 from llm_extract.extract import Extractor, extract
 from llm_extract.fixtures import Fixture, GoldLabels, check_fixtures, load_fixtures
 from llm_extract.harness import Baseline, compare_baseline, make_baseline, rule_floor, run_compare, run_eval
+from llm_extract.linking import link_actors
+from llm_extract.output import run_batch
 from llm_extract.prompts import Prompt, list_prompts, load_prompt
 from llm_extract.report import (
     compare_html,
@@ -34,6 +38,7 @@ from llm_extract.report import (
     render_html,
 )
 from llm_extract.schema import Actor, Claim, Document, Event, EventDate, Evidence, Extraction, Participant
+from llm_extract.tables import to_tables
 
 __version__ = "0.1.0"
 
@@ -46,6 +51,7 @@ __all__ = [
     "Claim",
     "Comparison",
     "ConfigError",
+    "Corpus",
     "Document",
     "ErrorRecord",
     "EvalReport",
@@ -61,6 +67,7 @@ __all__ = [
     "InputError",
     "MatchConfig",
     "ModelOutputError",
+    "OutputError",
     "Participant",
     "Pricing",
     "Prompt",
@@ -84,6 +91,7 @@ __all__ = [
     "evaluate",
     "extract",
     "extract_batch",
+    "link_actors",
     "list_prompts",
     "load_documents",
     "load_fixtures",
@@ -95,4 +103,5 @@ __all__ = [
     "run_batch",
     "run_compare",
     "run_eval",
+    "to_tables",
 ]

@@ -5,9 +5,10 @@ Guarantees:
 * every input document yields exactly one ``BatchResult``: an ``Extraction`` or an error record with
   the reason; one bad document never stops the others (a repeated document id is an error record);
 * a document found in the cache is answered from it, with no model call and no cost;
-* ``JsonlWriter`` writes whole lines only; a resumed run drops a torn last line and any error lines,
-  keeps the finished ones and extracts only what is missing (the cache makes that free for documents
-  that finished but whose line was lost);
+* with ``skip`` (``--resume``, see ``llm_extract.output``), documents already done with the same key
+  are neither extracted nor yielded; the cache makes a re-run free for documents that finished but
+  whose line was lost;
+* a cache that fails (full disk, corruption) turns itself off with one warning; the batch goes on;
 * input that cannot be read (the iterator raises) stops the batch: no new document starts, the ones
   already started are yielded, then the error is raised;
 * with ``max_cost``, no new document starts once the spend reaches the budget; the ones not started
@@ -18,11 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +30,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from llm_extract.cache import ResultCache, extractor_key, open_cache
 from llm_extract.cost import Pricing, pricing_for
-from llm_extract.errors import ConfigError, ExtractError, InputError, ModelOutputError
+from llm_extract.errors import ConfigError, ExtractError, InputError, ModelOutputError, TransportError
 from llm_extract.extract import Extractor, _as_document
+from llm_extract.resume import ResumeReport
 from llm_extract.schema import BatchResult, Document, ErrorRecord, Usage
 
 __all__ = [
     "BatchResult",
     "BatchSummary",
     "ErrorRecord",
-    "JsonlWriter",
     "aextract_batch",
     "extract_batch",
 ]
@@ -57,6 +57,7 @@ class BatchSummary(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = 0.0
     wall_time_s: float = 0.0
+    resumed: ResumeReport | None = Field(None, description="what resuming the output kept and dropped")
 
     def add(self, result: BatchResult) -> None:
         """Count one result."""
@@ -83,7 +84,7 @@ def _error_record(exc: BaseException) -> ErrorRecord:
 
 
 class _Batch:
-    """The state of one batch run: extractor, cache, pricing, budget."""
+    """The state of one batch run: extractor, cache, pricing, budget, endpoint health."""
 
     def __init__(
         self,
@@ -91,12 +92,15 @@ class _Batch:
         cache: ResultCache | None,
         pricing: Pricing | None,
         max_cost: float | None,
+        abort_after: int,
     ) -> None:
         self.extractor = extractor
         self.cache = cache
         self.pricing = pricing
         self.max_cost = max_cost
+        self.abort_after = abort_after
         self.spent = 0.0
+        self.failed_in_a_row = 0
         self.seen: set[str] = set()
 
     def cost(self, usage: Usage) -> float | None:
@@ -115,11 +119,17 @@ class _Batch:
             result = BatchResult.model_validate(record)
         except ValidationError:
             return None  # written by an incompatible version: extract again
-        # Zero spend in this run; the original spend stays in extraction.metadata.usage.
+        # The record may have been made for another document with the same text (wire copy): this
+        # document's id goes everywhere an id is. Zero spend in this run; the original spend stays in
+        # extraction.metadata.usage.
+        extraction = result.extraction
+        if extraction is not None and extraction.document_id != doc.id:
+            extraction = extraction.model_copy(update={"document_id": doc.id})
         return result.model_copy(
             update={
                 "document_id": doc.id,
                 "document": doc,
+                "extraction": extraction,
                 "cached": True,
                 "usage": Usage(),
                 "cost_usd": 0.0,
@@ -154,20 +164,42 @@ class _Batch:
                 latency_s=round(time.perf_counter() - started, 3),
             )
         self.spent += result.cost_usd or 0.0
+        unreachable = result.error is not None and result.error.type == TransportError.__name__
+        self.failed_in_a_row = self.failed_in_a_row + 1 if unreachable else 0
         if self.cache is not None and (
             result.status == "ok" or (result.error and not result.error.retryable)
         ):
-            self.cache.put(self.key(doc), doc.id, result.model_dump(mode="json"))
+            # Without the document: the key already stands for its text, and a hit is given the
+            # document it answers (a rejected 2 MB document would otherwise be stored whole).
+            self.cache.put(self.key(doc), doc.id, result.model_dump(mode="json", exclude={"document"}))
         return result
 
     def over_budget(self) -> bool:
         return self.max_cost is not None and self.spent >= self.max_cost
+
+    def endpoint_down(self) -> bool:
+        """Whether so many documents in a row failed to reach the endpoint that it is taken for dead."""
+        return 0 < self.abort_after <= self.failed_in_a_row
+
+
+def _endpoint_down_record(doc: Document, failures: int) -> BatchResult:
+    message = (
+        f"not started: the last {failures} documents could not reach the endpoint, so the batch "
+        "stopped early; run it again (--resume) once the endpoint answers"
+    )
+    error = ErrorRecord(type="EndpointDown", message=message, retryable=True)
+    return BatchResult(document_id=doc.id, status="error", document=doc, error=error)
 
 
 def _budget_record(doc: Document, max_cost: float) -> BatchResult:
     message = f"not started: the budget of ${max_cost:.4f} was reached"
     error = ErrorRecord(type="BudgetExceeded", message=message, retryable=True)
     return BatchResult(document_id=doc.id, status="error", document=doc, error=error)
+
+
+def _unreadable_record(error: InputError) -> BatchResult:
+    where = error.document_id or "input"
+    return BatchResult(document_id=where, status="error", error=_error_record(error))
 
 
 def _duplicate_record(doc: Document) -> BatchResult:
@@ -177,20 +209,29 @@ def _duplicate_record(doc: Document) -> BatchResult:
 
 
 async def aextract_batch(
-    documents: Iterable[Document | str],
+    documents: Iterable[Document | str | InputError],
     *,
     extractor: Extractor | None = None,
     concurrency: int = 4,
     cache: ResultCache | str | Path | bool = True,
     pricing: Pricing | None = None,
     max_cost: float | None = None,
-    skip: Iterable[str] = (),
+    skip: Iterable[str] | Mapping[str, str | None] = (),
+    abort_after: int | None = None,
     **settings: Any,
 ) -> AsyncGenerator[BatchResult, None]:
     """Extract many documents concurrently; yield one ``BatchResult`` per document as each finishes.
 
+    An ``InputError`` among the documents stands for an item that could not be read
+    (``load_documents(..., errors=...)``): it is yielded as that item's error record.
     ``cache``: True for the default cache directory, a directory, a ``ResultCache``, or False.
-    ``skip``: document ids already done (``--resume``): they are neither extracted nor yielded.
+    ``skip``: documents already done (``--resume``): neither extracted nor yielded. Ids alone skip
+    by id; a mapping of id to key (``BatchResult.key``) skips a document only while its key is the
+    same, so an edited text or another model, prompt or setting runs it again.
+    ``abort_after``: once this many documents in a row fail to reach the endpoint (``TransportError``
+    after every retry), the endpoint is taken for dead: no new document starts, and the rest get a
+    retryable ``EndpointDown`` record at once instead of hours of retries. None: twice the
+    concurrency, at least 8 (one wave of in-flight documents failing together is not enough); 0: never.
     ``settings`` build the ``Extractor`` when none is given (prompt, model, base_url, rpm, tpm, ...).
     """
     if concurrency < 1:
@@ -205,8 +246,10 @@ async def aextract_batch(
         raise ConfigError(
             f"--max-cost needs a price for model {extractor.model!r}: pass prices or set LLM_EXTRACT_PRICES"
         )
-    batch = _Batch(extractor, store, prices, max_cost)
-    done = set(skip)
+    batch = _Batch(
+        extractor, store, prices, max_cost, max(8, 2 * concurrency) if abort_after is None else abort_after
+    )
+    done = _Done(skip, batch.key)
     source = iter(documents)
     # Results wait for the consumer in an unbounded queue, but at most ``concurrency`` of them
     # (``room``): workers then wait rather than pile results up, and the end marker below can
@@ -228,8 +271,11 @@ async def aextract_batch(
         try:
             # One iterator shared by every worker: each document is taken once, none after a failure.
             while failure is None and not isinstance(item := next(source, _END), _End):
+                if isinstance(item, InputError):
+                    await emit(_unreadable_record(item))
+                    continue
                 doc = _as_document(item)
-                if doc.id in done:
+                if doc in done:
                     continue
                 if doc.id in batch.seen:
                     await emit(_duplicate_record(doc))
@@ -239,6 +285,8 @@ async def aextract_batch(
                     await emit(hit)
                 elif batch.over_budget():
                     await emit(_budget_record(doc, max_cost or 0.0))
+                elif batch.endpoint_down():
+                    await emit(_endpoint_down_record(doc, batch.failed_in_a_row))
                 else:
                     await emit(await batch.run_one(doc))
         except Exception as exc:  # noqa: BLE001 (unreadable input: raised once the started ones are out)
@@ -255,7 +303,7 @@ async def aextract_batch(
     try:
         while (result := await results.get()) is not None:
             room.release()
-            yield result
+            yield _with_key(result, batch)
         if failure is not None:
             raise failure
     finally:
@@ -266,6 +314,38 @@ async def aextract_batch(
             store.close()
         if owned:
             await extractor.aclose()
+
+
+class _Done:
+    """The documents a resumed run leaves alone: by id, or by id and key when keys are given."""
+
+    def __init__(
+        self, skip: Iterable[str] | Mapping[str, str | None], key: Callable[[Document], str]
+    ) -> None:
+        self.keys: Mapping[str, str | None] | None = skip if isinstance(skip, Mapping) else None
+        self.ids = set(skip)
+        self.key = key
+
+    def __contains__(self, doc: Document) -> bool:
+        if doc.id not in self.ids:
+            return False
+        if self.keys is None:
+            return True
+        expected = self.keys[doc.id]
+        try:
+            return expected is not None and self.key(doc) == expected
+        except Exception:  # noqa: BLE001 (no key, no match: the document runs and reports its problem)
+            return False
+
+
+def _with_key(result: BatchResult, batch: _Batch) -> BatchResult:
+    """``result`` stamped with the key of its document and settings, which ``--resume`` compares."""
+    if result.key is None and result.document is not None:
+        try:
+            result.key = batch.key(result.document)
+        except Exception:  # noqa: BLE001 (a result without a key is re-run by --resume, never lost)
+            pass
+    return result
 
 
 def _endpoint(extractor: Extractor) -> str:
@@ -282,7 +362,7 @@ class _End:
 _END = _End()
 
 
-def extract_batch(documents: Iterable[Document | str], **options: Any) -> Iterator[BatchResult]:
+def extract_batch(documents: Iterable[Document | str | InputError], **options: Any) -> Iterator[BatchResult]:
     """Sync ``aextract_batch``: the batch runs on an event loop in a worker thread; results stream back.
 
     Stopping the iteration early (``break``) cancels the documents in flight.
@@ -322,86 +402,3 @@ def extract_batch(documents: Iterable[Document | str], **options: Any) -> Iterat
         with contextlib.suppress(RuntimeError):  # the loop has already closed
             loop.call_soon_threadsafe(task.cancel)
         worker.join()
-
-
-class JsonlWriter:
-    """Appends one ``BatchResult`` per line, each line in one write: no torn line after a crash.
-
-    With ``resume``, an existing file is first rewritten to its valid ``ok`` lines (a torn last
-    line and error lines are dropped, so they are retried), and ``done`` holds their document ids.
-    Without ``resume``, an existing non-empty file is refused rather than overwritten.
-    """
-
-    def __init__(self, path: str | Path, *, resume: bool = False, overwrite: bool = False) -> None:
-        self.path = Path(path)
-        self.done: set[str] = set()
-        self.kept = 0
-        self.dropped = 0
-        if self.path.exists() and self.path.stat().st_size and not (resume or overwrite):
-            raise InputError(f"{self.path} exists: pass --resume to continue it or --overwrite to replace it")
-        if resume and self.path.exists():
-            self._compact()
-        elif self.path.exists():
-            self.path.write_bytes(b"")
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def _compact(self) -> None:
-        keep: list[bytes] = []
-        for line in self.path.read_bytes().split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                result = BatchResult.model_validate_json(line)
-            except ValidationError:
-                self.dropped += 1  # torn or foreign line
-                continue
-            if result.status == "ok" and result.document_id not in self.done:
-                self.done.add(result.document_id)
-                keep.append(line)
-            else:
-                self.dropped += 1
-        self.kept = len(keep)
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_bytes(b"".join(line + b"\n" for line in keep))
-        os.replace(partial, self.path)  # atomic: the old file stays whole until the new one is
-
-    def write(self, result: BatchResult) -> None:
-        """Append one result as a whole line."""
-        data = (result.model_dump_json() + "\n").encode("utf-8")
-        view = memoryview(data)
-        while view:  # os.write may write less than asked; finish the line before anything else
-            written = os.write(self._fd, view)
-            view = view[written:]
-
-    def close(self) -> None:
-        """Flush to disk and close."""
-        os.fsync(self._fd)
-        os.close(self._fd)
-
-    def __enter__(self) -> JsonlWriter:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
-def run_batch(
-    documents: Iterable[Document | str],
-    out: str | Path,
-    *,
-    resume: bool = False,
-    overwrite: bool = False,
-    on_result: Callable[[BatchResult, BatchSummary], None] | None = None,
-    **options: Any,
-) -> BatchSummary:
-    """Extract ``documents`` into the JSONL file ``out``; return the totals of this run."""
-    summary = BatchSummary()
-    started = time.perf_counter()
-    with JsonlWriter(out, resume=resume, overwrite=overwrite) as writer:
-        for result in extract_batch(documents, skip=writer.done, **options):
-            writer.write(result)
-            summary.add(result)
-            if on_result is not None:
-                on_result(result, summary)
-    summary.wall_time_s = round(time.perf_counter() - started, 3)
-    return summary

@@ -7,8 +7,11 @@ model-based strategy must beat.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -18,12 +21,12 @@ from llm_extract.segment import Span
 
 __all__ = [
     "ActorCandidate",
+    "MentionIndex",
     "SentenceCues",
     "actor_candidates",
     "attribution",
     "claim_span",
     "is_headline",
-    "is_instruction",
     "sentence_cues",
 ]
 
@@ -129,9 +132,9 @@ _PLANNED = re.compile(r"\b(?:will|would attend|is to|are to|scheduled|plans?|pla
 _HYPOTHETICAL = re.compile(r"\b(?:could|would|might|may|if|potential|prospect)\b", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(eq=False)
 class ActorCandidate:
-    """A name span cluster: one actor as the rules see it."""
+    """A name span cluster: one actor as the rules see it (hashed by identity)."""
 
     id: str
     name: str
@@ -183,28 +186,6 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
-# Text addressed to a language model rather than to readers: a prompt injection inside the article.
-_INSTRUCTION = re.compile(
-    r"""
-      \b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}?
-          \b(?:previous|prior|above|earlier|all|any|these|your|system)\b[^.!?]{0,25}?
-          \b(?:instructions?|prompts?|rules|directions|guidelines)\b
-    | \byou\s+are\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:ai|assistant|language\s+model|chatbot|llm|extractor)\b
-    | </?\s*(?:system|assistant|user|instructions?|prompt)\s*>
-    | (?:^|\n)\s*(?:system|assistant)\s*:
-    | \bnew\s+instructions?\b
-    | \b(?:respond|reply|answer|output|return)\s+(?:only\s+)?(?:with\s+)?(?:the\s+following\s+)?json\b
-    | \{\s*["\u201c](?:actors|events|claims)["\u201d]\s*:
-    """,
-    re.IGNORECASE | re.VERBOSE,
-)
-
-
-def is_instruction(sentence: Span) -> bool:
-    """Whether a sentence talks to a language model ("ignore previous instructions", fake tags or JSON)."""
-    return _INSTRUCTION.search(sentence.text) is not None
-
-
 def is_headline(sentence: Span) -> bool:
     """Whether a line is a headline: title case and no closing punctuation."""
     if sentence.text.rstrip("\"'”’)").endswith((".", "!", "?")):
@@ -222,29 +203,25 @@ class _Clusters:
     def __init__(self) -> None:
         self.actors: list[ActorCandidate] = []
         self.by_key: dict[str, ActorCandidate] = {}
+        # Word -> actors whose name has it (in order of appearance), and first word -> multi-word
+        # names: one-word lookups stay O(1) however many actors a long text names.
+        self.by_word: dict[str, list[ActorCandidate]] = {}
+        self.by_first_word: dict[str, list[ActorCandidate]] = {}
 
     def surname_owner(self, key: str) -> ActorCandidate | None:
         """The latest person whose name contains the single word ``key`` ("Choe", "Putin")."""
         if " " in key:
             return None
-        return next(
-            (a for a in reversed(self.actors) if a.kind in (None, "person") and key in _key(a.name).split()),
-            None,
-        )
+        owners = self.by_word.get(key, ())
+        return next((a for a in reversed(owners) if a.kind in (None, "person")), None)
 
     def short_owner(self, key: str) -> ActorCandidate | None:
         """The latest organization whose name starts with the single word ``key`` ("Calloway")."""
         if " " in key:
             return None
+        owners = self.by_first_word.get(key, ())
         return next(
-            (
-                a
-                for a in reversed(self.actors)
-                if a.kind in (None, "organization", "government", "media")
-                and " " in a.name
-                and _key(a.name).split()[0] == key
-            ),
-            None,
+            (a for a in reversed(owners) if a.kind in (None, "organization", "government", "media")), None
         )
 
     def add(
@@ -258,6 +235,11 @@ class _Clusters:
         if actor is None:
             actor = ActorCandidate(id=f"A{len(self.actors) + 1}", name=name, kind=kind, title=title)
             self.actors.append(actor)
+            words = _key(name).split()
+            for word in dict.fromkeys(words):
+                self.by_word.setdefault(word, []).append(actor)
+            if " " in name:
+                self.by_first_word.setdefault(words[0], []).append(actor)
         actor.kind = actor.kind or kind
         actor.title = actor.title or title
         self.mention(actor, name, span)
@@ -273,12 +255,15 @@ class _Clusters:
 
 
 def actor_candidates(text: str, sentences: list[Span]) -> list[ActorCandidate]:
-    """Cluster capitalized name spans into actor candidates with kind hints, titles and aliases."""
+    """Cluster capitalized name spans into actor candidates with kind hints, titles and aliases.
+
+    ``sentences`` are the ones to read: leave out those addressed to a model (``injection``), which
+    name whatever their author wants extracted.
+    """
     clusters = _Clusters()
     for sentence in sentences:
-        if is_headline(sentence) or _BYLINE.match(sentence.text) or is_instruction(sentence):
-            # Headlines capitalize every word (names there recur in the body); bylines name reporters;
-            # an instruction to a model names whatever its author wants extracted.
+        if is_headline(sentence) or _BYLINE.match(sentence.text):
+            # Headlines capitalize every word (names there recur in the body); bylines name reporters.
             continue
         for m in _NAME.finditer(text, sentence.start, sentence.end):
             if m.group().split()[-1].lower() in _EVENT_NAMES:
@@ -462,6 +447,8 @@ _GAP = re.compile(
 _AFTER = re.compile(r"\s+(?:the\s+)?", re.IGNORECASE)
 _CLAUSE_END = re.compile(r"\s*(?:[,.;:!?)\"”]|$)")
 _BODIES = (None, "organization", "government", "media")
+# How far back "the company said" looks for its company: mentions, not characters.
+_LOOKBACK = 200
 _AUXILIARY = r"(?:\s+(?:has|had|also|later|again))?\s+$"  # "he has also said", "the union later said"
 _PERSON_PRONOUN = re.compile(r"\b(?:he|she)" + _AUXILIARY, re.IGNORECASE)
 _BODY = re.compile(
@@ -472,8 +459,37 @@ _BODY = re.compile(
 )
 
 
+class MentionIndex:
+    """Every candidate's mention spans in text order: a sentence's mentions in O(log n), not O(n).
+
+    Per-sentence scans over every mention made the rules quadratic in the document's length.
+    """
+
+    def __init__(self, candidates: list[ActorCandidate]) -> None:
+        self.items = sorted(((s, e, c) for c in candidates for s, e in c.spans), key=lambda m: (m[0], m[1]))
+        self.starts = [s for s, _, _ in self.items]
+
+    def within(self, lo: int, hi: int) -> list[tuple[int, int, ActorCandidate]]:
+        """Mentions inside ``[lo, hi)``, in text order."""
+        i, j = bisect.bisect_left(self.starts, lo), bisect.bisect_left(self.starts, hi)
+        return [m for m in self.items[i:j] if m[1] <= hi]
+
+    def ending_before(self, position: int) -> Iterator[tuple[int, int, ActorCandidate]]:
+        """Mentions that end by ``position``, latest first (lazily: callers stop at the first fit)."""
+        for k in range(bisect.bisect_left(self.starts, position) - 1, -1, -1):
+            if self.items[k][1] <= position:
+                yield self.items[k]
+
+    def first_mentions(self, sentence: Span) -> dict[ActorCandidate, int]:
+        """The candidates named in ``sentence`` and where each is first named, in that order."""
+        first: dict[ActorCandidate, int] = {}
+        for s, _, c in self.within(sentence.start, sentence.end):
+            first.setdefault(c, s)
+        return first
+
+
 def attribution(
-    text: str, sentence: Span, candidates: list[ActorCandidate], kinds: dict[str, ActorKind | None]
+    text: str, sentence: Span, mentions: MentionIndex, kinds: dict[str, ActorKind | None]
 ) -> ActorCandidate | None:
     """The actor an attribution names outright; None when its syntax leaves the speaker open.
 
@@ -482,22 +498,22 @@ def attribution(
     depends on a model.
     """
     quoted = [(sentence.start + m.start(), sentence.start + m.end()) for m in _QUOTED.finditer(sentence.text)]
-    mentions = sorted((s, e, c) for c in candidates for s, e in c.spans if s < sentence.end)
+    here = mentions.within(sentence.start, sentence.end)
     for verb in _SPEECH.finditer(text, sentence.start, sentence.end):
         if any(s <= verb.start() < e for s, e in quoted):
             continue  # a verb inside a quotation is the speaker's own words
-        before = [(s, e, c) for s, e, c in mentions if sentence.start <= s and e <= verb.start()]
+        before = [(s, e, c) for s, e, c in here if e <= verb.start()]
         if not verb.group("according") and before:
             _, e, c = before[-1]
             if _GAP.fullmatch(text, e, verb.start()):
                 return c
         clause = text[sentence.start : verb.start()]
         # A pronoun's antecedent is named before it, outside the quotation it attributes.
-        earlier = [
+        earlier = (
             c
-            for s, e, c in reversed(mentions)
-            if e <= verb.start() and not any(qs <= s < qe for qs, qe in quoted)
-        ]
+            for s, _, c in mentions.ending_before(verb.start())
+            if not any(qs <= s < qe for qs, qe in quoted)
+        )
         if not verb.group("according") and _PERSON_PRONOUN.search(clause):
             person = next((c for c in earlier if kinds.get(c.id) == "person"), None)
             if person is not None:
@@ -505,12 +521,13 @@ def attribution(
         elif not verb.group("according") and (said := _BODY.search(clause)):
             # "the embassy said": the latest actor whose name has that word, else the latest body.
             head = (said.group("head") or "").lower()
-            body = next((c for c in earlier if head in _key(c.name).split()), None)
-            body = body or next((c for c in earlier if kinds.get(c.id) in _BODIES), None)
+            latest = list(itertools.islice(earlier, _LOOKBACK))
+            body = next((c for c in latest if head in _key(c.name).split()), None)
+            body = body or next((c for c in latest if kinds.get(c.id) in _BODIES), None)
             if body is not None:
                 return body
         # "said Dana Whitcombe, an analyst": the name right after the verb, ending its clause.
-        for s, e, c in mentions:
-            if _AFTER.fullmatch(text, verb.end(), s) and _CLAUSE_END.match(text, e):
+        for s, e, c in here:
+            if s >= verb.end() and _AFTER.fullmatch(text, verb.end(), s) and _CLAUSE_END.match(text, e):
                 return c
     return None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from llm_extract import (
     Baseline,
     BatchResult,
     BatchSummary,
+    Document,
     EvalReport,
     ExtractError,
     Extraction,
@@ -48,6 +51,7 @@ from llm_extract import (
     run_eval,
 )
 from llm_extract.backends import LocalServer
+from llm_extract.output import render_json
 
 _SETTINGS = (
     "prompt",
@@ -97,6 +101,21 @@ def main() -> None:
     """Grounded actors, events and claims from news articles."""
 
 
+def run() -> None:
+    """The ``llm-extract`` console script: ``main`` with SIGTERM handled like Ctrl-C.
+
+    Python's default SIGTERM ends the process at once: no ``finally``, no ``atexit``, so an embedded
+    server and a half-written output would be left behind. As a KeyboardInterrupt, the batch is
+    cancelled, finished results stay written and the server is stopped.
+    """
+    signal.signal(signal.SIGTERM, _interrupted)
+    main()
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @main.command()
 @click.argument("source", type=click.Path(allow_dash=True))
 @click.option("--prompt", help="Prompt version, e.g. news@v1 (LLM_EXTRACT_PROMPT).")
@@ -110,15 +129,17 @@ def main() -> None:
     "--format",
     "fmt",
     type=click.Choice(["json", "jsonl"]),
-    default="json",
-    show_default=True,
-    help="json: the extraction(s); jsonl: a result line per document (ok or error) as each finishes.",
+    help="json: the extraction(s); jsonl: a result line per document (ok or error) as each finishes. "
+    "Default: from --out's extension (.jsonl, .json), else json.",
 )
 @click.option(
     "--concurrency", type=click.IntRange(1, 512), default=4, show_default=True, help="Documents at once."
 )
 @click.option(
-    "--resume", is_flag=True, help="Continue an interrupted --out JSONL: only missing documents run."
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted --out JSONL: documents missing, failed or changed since (text, "
+    "model, prompt, settings) run; the rest are kept. Refuses a file that is not llm-extract results.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
@@ -141,7 +162,7 @@ def extract(
     source: str,
     published: str | None,
     out: str | None,
-    fmt: str,
+    fmt: str | None,
     concurrency: int,
     resume: bool,
     overwrite: bool,
@@ -156,16 +177,20 @@ def extract(
     from rich.console import Console
 
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
+    fmt = _output_format(fmt, out)
     if resume and not (out and fmt == "jsonl"):
         raise click.UsageError("--resume needs --out FILE with --format jsonl")
+    if out:
+        _refuse_input_as_output(source, out)
     unreadable: list[InputError] = []
     try:
         documents = list(load_documents(source, published=published, errors=unreadable))
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
-    for problem in unreadable:  # reported and skipped; everything readable still runs
+    for problem in unreadable:  # reported now; each also gets its error record, and the rest still runs
         err.print(f"error: {problem}", markup=False, highlight=False)
+    items: list[Document | InputError] = [*documents, *unreadable]
     batch: dict[str, Any] = {
         "concurrency": concurrency,
         "cache": not no_cache,
@@ -174,43 +199,113 @@ def extract(
         **settings,
     }
     show = err.is_terminal if progress is None else progress
-    results: list[BatchResult] = []
+    failed: list[BatchResult] = []
     try:
-        with _frozen_heap(), _BatchProgress(err, len(documents), enabled=show) as bar:
-            if fmt == "jsonl" and out:
+        with _frozen_heap(), _warnings_to(err), _BatchProgress(err, len(items), enabled=show) as bar:
+
+            def on_result(result: BatchResult, summary: BatchSummary) -> None:
+                bar.update(result, summary)
+                if result.error:
+                    failed.append(result)
+
+            if out:
                 summary = run_batch(
-                    documents, out, resume=resume, overwrite=overwrite, on_result=bar.update, **batch
+                    items,
+                    out,
+                    format="jsonl" if fmt == "jsonl" else "json",
+                    resume=resume,
+                    overwrite=overwrite,
+                    on_result=on_result,
+                    on_resume=lambda report: err.print(report.describe(), markup=False, highlight=False),
+                    **batch,
                 )
             else:
-                summary = BatchSummary()
-                for result in extract_batch(documents, **batch):
-                    summary.add(result)
-                    bar.update(result, summary)
-                    if fmt == "jsonl":
-                        click.echo(result.model_dump_json())
-                    else:
-                        results.append(result)
+                summary = _to_stdout(items, fmt, batch, on_result, single=len(documents) == 1)
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "json":
-        order = {d.id: i for i, d in enumerate(documents)}
-        done = sorted((r for r in results if r.extraction), key=lambda r: order.get(r.document_id, 0))
-        payload: Any = [r.extraction.model_dump(mode="json") for r in done if r.extraction]
-        if len(documents) == 1 and payload:
-            payload = payload[0]
-        text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-        if out:
-            Path(out).write_text(text, encoding="utf-8")
-        else:
-            click.echo(text, nl=False)
-        for r in results:
+        for r in failed:
             if r.error:
                 err.print(f"error {r.document_id}: {r.error.type}: {r.error.message}", markup=False)
-    _report_summary(err, summary, len(documents))
+    if summary.resumed is not None and summary.resumed.stale:
+        err.print(summary.resumed.describe_stale(), markup=False, highlight=False)
+    _report_summary(err, summary, len(items))
     if unreadable:
         err.print(f"{len(unreadable)} input item(s) could not be read (see above)", highlight=False)
-    if summary.errors or unreadable:
+    if summary.errors:
         sys.exit(1)
+
+
+def _output_format(fmt: str | None, out: str | None) -> str:
+    """``--format`` as given, else from ``--out``'s extension (``.jsonl``, ``.json``), else json."""
+    if fmt:
+        return fmt
+    return "jsonl" if out and Path(out).suffix.lower() == ".jsonl" else "json"
+
+
+# What load_documents reads from a directory.
+_INPUT_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
+
+
+def _refuse_input_as_output(source: str, out: str) -> None:
+    """Refuse an ``--out`` that is read as input.
+
+    Writing the input file would destroy the documents; a results file inside an input directory
+    would be read as documents by the next run.
+    """
+    if source == "-":
+        return
+    src, dst = Path(source).resolve(), Path(out).resolve()
+    if src.is_dir():
+        if dst.parent == src and dst.suffix.lower() in _INPUT_SUFFIXES:
+            raise click.UsageError(
+                f"--out {out} is in the input directory {source}, where it would be read as input: "
+                "choose another --out"
+            )
+    elif dst == src or (dst.exists() and src.exists() and os.path.samefile(dst, src)):
+        raise click.UsageError(f"--out {out} is the input file: writing it would destroy the input")
+
+
+def _to_stdout(
+    items: list[Any],
+    fmt: str,
+    batch: dict[str, Any],
+    on_result: Callable[[BatchResult, BatchSummary], None],
+    *,
+    single: bool,
+) -> BatchSummary:
+    """Run the batch to stdout: JSONL lines as each document finishes, or the JSON at the end."""
+    summary = BatchSummary()
+    started = time.perf_counter()
+    order = {d.id: i for i, d in enumerate(items) if isinstance(d, Document)}
+    finished: list[Extraction] = []
+    for result in extract_batch(items, **batch):
+        summary.add(result)
+        on_result(result, summary)
+        if fmt == "jsonl":
+            click.echo(result.model_dump_json())
+        elif result.extraction is not None:
+            finished.append(result.extraction)
+    if fmt == "json":
+        finished.sort(key=lambda e: order.get(e.document_id, len(order)))
+        click.echo(render_json(finished, single=single), nl=False)
+    summary.wall_time_s = round(time.perf_counter() - started, 3)
+    return summary
+
+
+@contextmanager
+def _warnings_to(console: Any) -> Iterator[None]:
+    """Print each warning raised during the batch (a cache that turned itself off) as one plain line.
+
+    Python's own format adds the file, line and source of the warning: noise to a user of the command.
+    """
+
+    def show(message: Warning | str, *_: Any, **__: Any) -> None:
+        console.print(f"warning: {message}", markup=False, highlight=False)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 @contextmanager
@@ -675,13 +770,34 @@ def prompts_diff(ref_a: str, ref_b: str) -> None:
     click.echo(prompt_diff(a.path, b.path, labels=(a.ref, b.ref)) or f"{a.ref} and {b.ref} are the same file")
 
 
+def _first_error(exc: ValueError) -> str:
+    lines = str(exc).strip().splitlines()
+    return " ".join(line.strip() for line in lines[1:3]) if len(lines) > 1 else lines[0] if lines else ""
+
+
 def _json_items(source: str) -> list[Any]:
-    """A JSON array, a single JSON object (``extract`` output) or JSON lines."""
+    """A JSON array, a single JSON object (``extract`` output) or JSON lines; errors name the line."""
     try:
         whole = json.loads(source)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply to read") from exc
     except ValueError:
-        return [json.loads(line) for line in source.splitlines() if line.strip()]
-    return whole if isinstance(whole, list) else [whole]
+        pass
+    else:
+        return whole if isinstance(whole, list) else [whole]
+    items = []
+    for number, line in enumerate(source.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except ValueError as exc:
+            raise ValueError(
+                f"line {number} is not JSON ({exc}); a torn last line is left by a killed run"
+            ) from exc
+        except RecursionError as exc:
+            raise ValueError(f"line {number}: JSON nested too deeply to read") from exc
+    return items
 
 
 @main.command("view")
@@ -700,18 +816,24 @@ def view_command(
     results: str, documents: str | None, out: str | None, open_browser: bool, title: str
 ) -> None:
     """Write one standalone HTML page showing a results JSONL (or an extraction JSON) over its articles."""
-    source = sys.stdin.read() if results == "-" else Path(results).read_text(encoding="utf-8")
     items: list[BatchResult | Extraction] = []
     try:
-        rows = _json_items(source)
+        raw = sys.stdin.buffer.read() if results == "-" else Path(results).read_bytes()
+        rows = _json_items(raw.decode("utf-8-sig"))
         for number, data in enumerate(rows, start=1):
             if not isinstance(data, dict):
                 raise ValueError(f"item {number} is not a JSON object")
-            items.append(
-                BatchResult.model_validate(data) if "status" in data else Extraction.model_validate(data)
-            )
+            try:
+                model = BatchResult if "status" in data else Extraction
+                items.append(model.model_validate(data))
+            except ValueError as exc:
+                raise ValueError(f"item {number} is not a result: {_first_error(exc)}") from exc
         docs = list(load_documents(documents)) if documents else []
-    except (ValueError, ExtractError) as exc:
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(
+            f"{results}: not UTF-8 (byte offset {exc.start}): not a results file"
+        ) from exc
+    except (OSError, ValueError, ExtractError) as exc:
         raise click.ClickException(f"{results}: {str(exc).splitlines()[0]}") from exc
     target = Path(out) if out else Path("view.html" if results == "-" else Path(results).with_suffix(".html"))
     _check_writable(str(target))
@@ -728,3 +850,12 @@ def view_command(
         import webbrowser
 
         webbrowser.open(target.resolve().as_uri())
+
+
+# --- Corpus commands (issue 20): export, corpus, eval-linking. They live in llm_extract.corpus_cli and
+# import pyarrow, duckdb and the name data only when they run, so `llm-extract --help` stays fast.
+from llm_extract.corpus_cli import corpus_command, eval_linking_command, export_command  # noqa: E402
+
+main.add_command(export_command)
+main.add_command(corpus_command)
+main.add_command(eval_linking_command)

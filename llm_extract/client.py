@@ -31,6 +31,7 @@ import contextvars
 import email.utils
 import functools
 import json
+import math
 import random
 import time
 from collections.abc import Iterator
@@ -100,10 +101,14 @@ def _retry_after(exc: BaseException | None) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:  # an HTTP date
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None  # "soon" and other junk: back off as if nothing was asked
+        return max(0.0, parsed.timestamp() - time.time())
+    return seconds if seconds >= 0 and math.isfinite(seconds) else None
 
 
 def _backoff(attempt: int) -> float:

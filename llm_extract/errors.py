@@ -12,7 +12,9 @@
     │   └── PromptRenderError     a template variable was missing at render time
     ├── BackendError              the embedded llama.cpp server failed to start or died
     ├── TransportError            the endpoint failed (timeout, connection, 429, 5xx) after retries
-    └── ModelOutputError          the model's output stayed invalid after every re-ask
+    ├── ModelOutputError          the model's output stayed invalid after every re-ask
+    └── OutputError               an output file is locked by another run, cannot be written, or is
+                                  not an llm-extract results file (--resume)
 
 Errors are raised ``from`` their cause; messages never include API keys.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "FixtureError",
     "InputError",
     "ModelOutputError",
+    "OutputError",
     "PromptError",
     "PromptNotFoundError",
     "PromptRenderError",
@@ -120,3 +123,11 @@ class TransportError(ExtractError):
 
 class ModelOutputError(ExtractError):
     """The model's output stayed invalid (unparseable or failing validation) after every re-ask."""
+
+
+class OutputError(ExtractError):
+    """An output file cannot be used: locked by another run, unwritable, or not ours to resume.
+
+    Locked: another llm-extract run writes it. Unwritable: no permission, a read-only directory, a full
+    disk. Not ours: ``--resume`` found lines that are not llm-extract results of this schema version.
+    """

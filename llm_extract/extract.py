@@ -18,6 +18,7 @@ Strategies:
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import sys
@@ -33,12 +34,12 @@ from llm_extract._config import DEFAULT_LOCAL_MODEL, Settings, resolve_settings
 from llm_extract.backends.local import LocalServer
 from llm_extract.candidates import (
     ActorCandidate,
+    MentionIndex,
     SentenceCues,
     actor_candidates,
     attribution,
     claim_span,
     is_headline,
-    is_instruction,
     sentence_cues,
 )
 from llm_extract.chunking import MIN_CHUNK_CHARS, merge_chunks, plan_chunks
@@ -46,6 +47,7 @@ from llm_extract.client import CallStats, ModelClient, RateLimiter
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
 from llm_extract.errors import ExtractError, InputError
 from llm_extract.grounding import Folded, align, fold
+from llm_extract.injection import instruction_spans
 from llm_extract.prompts import Prompt, load_prompt
 from llm_extract.schema import (
     Actor,
@@ -64,7 +66,7 @@ from llm_extract.schema import (
     Participant,
     RunMetadata,
 )
-from llm_extract.segment import Span, sentences
+from llm_extract.segment import sentences
 
 __all__ = ["MAX_ENUM", "Extractor", "extract"]
 
@@ -238,7 +240,7 @@ class Extractor:
             )
         try:
             actors, events, claims, chunks = await self._chunked(doc, ask)
-            blocked = [(s.start, s.end) for s in sentences(doc.text) if is_instruction(s)]
+            blocked = instruction_spans(doc.text, sentences(doc.text))
             if blocked:
                 actors, events, claims = _outside(blocked, actors, events, claims)
         except ExtractError as exc:
@@ -320,13 +322,21 @@ def _exact(text: str, start: int, end: int) -> Evidence:
     return Evidence(quote=text[start:end], start=start, end=end, alignment="exact", score=100.0)
 
 
-def _event_date(dates: list[ResolvedDate], lo: int, hi: int, trigger: int) -> EventDate | None:
-    """The date expression of the sentence nearest to the trigger (a dateline's date is rarely it)."""
-    inside = [d for d in dates if lo <= d.start and d.end <= hi]
-    if not inside:
-        return None
-    d = min(inside, key=lambda d: abs(d.start - trigger))
-    return EventDate(expression=d.expression, value=d.value, precision=d.precision, relative=d.relative)
+class _Dates:
+    """A document's date expressions in text order, looked up per sentence by bisection."""
+
+    def __init__(self, dates: list[ResolvedDate]) -> None:
+        self.dates = sorted(dates, key=lambda d: d.start)
+        self.starts = [d.start for d in self.dates]
+
+    def nearest(self, lo: int, hi: int, trigger: int) -> EventDate | None:
+        """The date expression of the sentence nearest to the trigger (a dateline's date is rarely it)."""
+        i, j = bisect.bisect_left(self.starts, lo), bisect.bisect_left(self.starts, hi)
+        inside = [d for d in self.dates[i:j] if d.end <= hi]
+        if not inside:
+            return None
+        d = min(inside, key=lambda d: abs(d.start - trigger))
+        return EventDate(expression=d.expression, value=d.value, precision=d.precision, relative=d.relative)
 
 
 def _location(text: str, lo: int, hi: int, after: int) -> str | None:
@@ -344,7 +354,10 @@ async def _decomposed(
     doc: Document, prompt: Prompt, ask: Ask[Any], *, rules: bool = False
 ) -> tuple[list[Actor], list[Event], list[Claim]]:
     text = doc.text
-    spans = sentences(text)
+    every = sentences(text)
+    blocked = set(instruction_spans(text, every))
+    # Sentences addressed to a model are never read: no candidate, no question comes from them.
+    spans = [s for s in every if (s.start, s.end) not in blocked]
     candidates = actor_candidates(text, spans)
     system = {"role": "system", "content": prompt.render("system", **_context(doc))}
 
@@ -368,18 +381,20 @@ async def _decomposed(
         )
         for c in candidates
     ]
-    dates = find_dates(text, doc.published)
+    dates = _Dates(find_dates(text, doc.published))
+    mentions = MentionIndex(candidates)
     events: list[Event] = []
     claims: list[Claim] = []
     for index, sentence in enumerate(spans):
         cues = sentence_cues(sentence)
-        if is_headline(sentence) or is_instruction(sentence) or not (cues.claim or cues.trigger):
+        if is_headline(sentence) or not (cues.claim or cues.trigger):
             continue
         previous = spans[index - 1] if index else None
-        here = _mentioned(candidates, sentence)
-        nearby = here + [c for c in _mentioned(candidates, previous) if c not in here] if previous else here
+        first = mentions.first_mentions(sentence)
+        here = list(first)
+        nearby = here + [c for c in mentions.first_mentions(previous) if c not in first] if previous else here
         fields: dict[str, Any] = {}
-        said_by = attribution(text, sentence, candidates, hints) if cues.claim else None
+        said_by = attribution(text, sentence, mentions, hints) if cues.claim else None
         if cues.claim and said_by is None:
             # Only an attribution whose syntax leaves the speaker open goes to the model.
             speakers = tuple(["author", *(c.id for c in nearby)])
@@ -395,7 +410,7 @@ async def _decomposed(
             fields["status"] = (EventStatus, ...)
         # The prompt says which decisions the model makes; cue words make the others (as in rules).
         fields = {} if rules else {k: v for k, v in fields.items() if k in prompt.ask}
-        answer: Any = _rule_answer(cues, said_by, here, sentence)
+        answer: Any = _rule_answer(cues, said_by or (here[0] if here else None))
         if fields:
             question = prompt.render(
                 "steps.sentence",
@@ -429,9 +444,7 @@ async def _decomposed(
             # The prompt asks about the sentence's first trigger; the cue word types the others.
             event_type = answer.event_type if number == 0 else suggested
             participants = [
-                Participant(
-                    actor_id=c.id, role="agent" if c.spans and _first_in(c, sentence) < start else "target"
-                )
+                Participant(actor_id=c.id, role="agent" if first[c] < start else "target")
                 for c in here
                 if c.id != claimant
             ]
@@ -442,7 +455,7 @@ async def _decomposed(
                     trigger=_exact(text, start, end),
                     summary=" ".join(sentence.text.split()),
                     participants=participants,
-                    date=_event_date(dates, sentence.start, sentence.end, start),
+                    date=dates.nearest(sentence.start, sentence.end, start),
                     location=_location(text, sentence.start, sentence.end, start),
                     status=answer.status,
                 )
@@ -467,11 +480,11 @@ def _model(name: str, **fields: Any) -> type[BaseModel]:
     return model
 
 
-def _rule_answer(
-    cues: SentenceCues, said_by: ActorCandidate | None, here: list[ActorCandidate], sentence: Span
-) -> SimpleNamespace:
-    """What the rules answer in place of the model for one sentence (the ``rules`` strategy)."""
-    first = said_by or min(here, key=lambda c: _first_in(c, sentence), default=None)
+def _rule_answer(cues: SentenceCues, first: ActorCandidate | None) -> SimpleNamespace:
+    """What the rules answer in place of the model for one sentence (the ``rules`` strategy).
+
+    ``first`` is the speaker the attribution names, else the first actor named in the sentence.
+    """
     if cues.hypothetical:
         status: EventStatus = "hypothetical"
     elif cues.planned:
@@ -485,15 +498,6 @@ def _rule_answer(
         event_type=cues.trigger[2] if cues.trigger else "other",
         status=status,
     )
-
-
-def _first_in(candidate: ActorCandidate, sentence: Span) -> int:
-    return min(s for s, e in candidate.spans if sentence.start <= s and e <= sentence.end)
-
-
-def _mentioned(candidates: list[ActorCandidate], sentence: Span) -> list[ActorCandidate]:
-    inside = [c for c in candidates if any(sentence.start <= s and e <= sentence.end for s, e in c.spans)]
-    return sorted(inside, key=lambda c: _first_in(c, sentence))
 
 
 # --- single-call strategy --------------------------------------------------------------------
@@ -622,8 +626,9 @@ def _outside(
     """Remove what rests only on sentences addressed to a model (a prompt injection in the article)."""
 
     def inside(evidence: Evidence) -> bool:
+        # Touching the instruction at all is enough: a quote running on from it is its payload.
         s, e = evidence.start, evidence.end
-        return s is not None and e is not None and any(lo <= s and e <= hi for lo, hi in blocked)
+        return s is not None and e is not None and any(s < hi and lo < e for lo, hi in blocked)
 
     events = [e for e in events if not inside(e.trigger)]
     claims = [c for c in claims if not inside(c.evidence)]
@@ -631,10 +636,10 @@ def _outside(
     kept = []
     for actor in actors:
         mentions = [m for m in actor.mentions if not inside(m)]
-        if mentions or not actor.mentions:
+        if mentions or not actor.mentions or actor.id in referenced:
+            # An actor named only inside the instruction stays only to keep a reference whole, and
+            # then without those mentions: ungrounded, never reported as found in the text.
             kept.append(actor.model_copy(update={"mentions": mentions}))
-        elif actor.id in referenced:
-            kept.append(actor)  # still named by a kept item: keep it, with the mentions it has
     return kept, events, claims
 
 

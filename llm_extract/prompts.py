@@ -24,7 +24,10 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
 import yaml
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from llm_extract.errors import PromptNotFoundError, PromptRenderError, PromptValidationError
 
@@ -49,12 +52,17 @@ SENTENCE_FIELDS = ("speaker", "polarity", "hedged", "event_type", "status")
 _REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_-]*)@(?P<version>v[0-9]+[a-z0-9._-]*)$")
 
 
+_ARTICLE_TAG = re.compile(r"<\s*(/?)\s*article\b[^>]*>", re.IGNORECASE)
+
+
 def _close_article(value: object) -> str:
-    # The article is delimited as data; a closing tag inside it must not end the data block early.
-    return str(value).replace("</article>", "</ article>")
+    # The article is delimited as data; no tag inside it (any case or spacing) may open or end the block.
+    return _ARTICLE_TAG.sub(lambda m: f"<{m.group(1)} article>", str(value))
 
 
-_ENV = jinja2.Environment(
+# Prompt files are data: a sandbox keeps a template from reaching Python internals
+# ("document.__init__.__globals__...") or mutating the objects it is given.
+_ENV = ImmutableSandboxedEnvironment(
     undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False, trim_blocks=True
 )
 _ENV.filters["article"] = _close_article
@@ -90,6 +98,8 @@ class Prompt:
             return self.templates[template].render(**variables).strip()
         except jinja2.UndefinedError as exc:
             raise PromptRenderError(f"template {template!r}: {exc.message}", prompt=self.ref) from exc
+        except SecurityError as exc:
+            raise PromptRenderError(f"template {template!r} is not allowed: {exc}", prompt=self.ref) from exc
 
 
 def prompt_dirs() -> list[Path]:
@@ -201,6 +211,12 @@ def _compile(path: Path, ref: str, name: str, source: Any) -> jinja2.Template:
         parsed = _ENV.parse(source)
     except jinja2.TemplateSyntaxError as exc:
         raise PromptValidationError(f"{path}: template {name!r}: {exc.message}", prompt=ref) from exc
+    if private := sorted(_private_names(parsed)):
+        raise PromptValidationError(
+            f"{path}: template {name!r} reaches for {', '.join(private)}: names starting with an "
+            "underscore are internals, not prompt variables",
+            prompt=ref,
+        )
     if undeclared := sorted(jinja2.meta.find_undeclared_variables(parsed) - _TEMPLATE_VARS[name]):
         raise PromptValidationError(
             f"{path}: template {name!r} uses unknown variable(s) {', '.join(undeclared)} "
@@ -208,3 +224,21 @@ def _compile(path: Path, ref: str, name: str, source: Any) -> jinja2.Template:
             prompt=ref,
         )
     return _ENV.from_string(source)
+
+
+def _private_names(parsed: jinja2.nodes.Template) -> set[str]:
+    """Attribute and item names starting with "_" ("x.__class__", "x['__globals__']", attr('_y'))."""
+    names = {node.attr for node in parsed.find_all(jinja2.nodes.Getattr)}
+    names |= {
+        node.arg.value
+        for node in parsed.find_all(jinja2.nodes.Getitem)
+        if isinstance(node.arg, jinja2.nodes.Const) and isinstance(node.arg.value, str)
+    }
+    names |= {
+        arg.value
+        for node in parsed.find_all(jinja2.nodes.Filter)
+        if node.name == "attr"
+        for arg in node.args
+        if isinstance(arg, jinja2.nodes.Const) and isinstance(arg.value, str)
+    }
+    return {name for name in names if name.startswith("_")}

@@ -26,7 +26,8 @@ Vocabularies (documented here once; prompts and the README point at this module)
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
@@ -116,7 +117,17 @@ class Document(BaseModel):
     def _not_blank(cls, text: str) -> str:
         if not text.strip():
             raise ValueError("document text is empty or whitespace only")
-        return text
+        return _valid_unicode(text, "text")
+
+    @field_validator("title")
+    @classmethod
+    def _title_is_unicode(cls, title: str | None) -> str | None:
+        return None if title is None else _valid_unicode(title, "title")
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        return _publication_date(value)
 
     @model_validator(mode="after")
     def _default_id(self) -> Document:
@@ -124,6 +135,38 @@ class Document(BaseModel):
         if not self.id:
             self.id = "doc-" + hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:12]
         return self
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(text: str, field: str) -> str:
+    # A lone surrogate ("\ud800" in JSON) is not a character: it cannot be encoded, hashed or written.
+    if (bad := _SURROGATE.search(text)) is not None:
+        raise ValueError(
+            f"{field} contains a lone surrogate (U+{ord(bad.group()):04X}) at offset {bad.start()}: "
+            "not valid Unicode"
+        )
+    return text
+
+
+def _publication_date(value: Any) -> Any:
+    """An ISO date, or the date of an ISO datetime; never a number (0 is not 1970-01-01)."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    raise ValueError(f"published must be an ISO date (YYYY-MM-DD) or datetime, not {value!r}")
 
 
 class Evidence(_Grounded):
@@ -314,6 +357,11 @@ class BatchResult(BaseModel):
         None, description="cost of this run's tokens; None if the price is unknown"
     )
     latency_s: float = 0.0
+    key: str | None = Field(
+        None,
+        description="cache key of the document and settings this result was made with (--resume "
+        "runs a document again when it changes)",
+    )
 
 
 # --- What the model fills in (single-call strategy). Quotes only: offsets are ours to find. ---

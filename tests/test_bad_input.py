@@ -104,8 +104,11 @@ def test_malformed_jsonl_lines_are_reported_and_the_rest_is_read(tmp_path: Path)
     assert "docs.jsonl:2: invalid JSON" in result.output
     assert "docs.jsonl:3: text: Value error, document text is empty" in result.output
     assert "3 input item(s) could not be read" in result.output
-    ids = [json.loads(line)["document_id"] for line in result.stdout.splitlines() if line.startswith("{")]
-    assert sorted(ids) == ["a", "d"]
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert sorted(r["document_id"] for r in records if r["status"] == "ok") == ["a", "d"]
+    # Every unreadable line has its own error record, named by its id or by where it was.
+    failed = sorted(r["document_id"] for r in records if r["status"] == "error")
+    assert failed == sorted([f"{source}:2", "c", f"{source}:4"])
 
 
 def test_a_directory_with_binary_and_latin1_files_keeps_the_good_ones(tmp_path: Path) -> None:

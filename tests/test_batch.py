@@ -25,8 +25,8 @@ from llm_extract import (
     load_documents,
     run_batch,
 )
-from llm_extract.batch import JsonlWriter
 from llm_extract.cli import main
+from llm_extract.output import JsonlWriter
 from llm_extract.schema import Usage
 
 ARTICLES = list(load_documents(EXAMPLES / "articles.jsonl"))

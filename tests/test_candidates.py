@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from llm_extract.candidates import actor_candidates, attribution, claim_span, sentence_cues
+from llm_extract.candidates import MentionIndex, actor_candidates, attribution, claim_span, sentence_cues
 from llm_extract.segment import Span, sentences
 
 
@@ -141,7 +141,7 @@ def test_kind_hints_for_personal_names_honorifics_and_organization_words() -> No
 def _attributed(text: str, index: int) -> str | None:
     spans = sentences(text)
     found = actor_candidates(text, spans)
-    said_by = attribution(text, spans[index], found, {a.id: a.kind for a in found})
+    said_by = attribution(text, spans[index], MentionIndex(found), {a.id: a.kind for a in found})
     return said_by.name if said_by else None
 
 

@@ -14,13 +14,14 @@ from conftest import EXAMPLES
 
 from llm_extract import Document, Extraction, Extractor, ModelOutputError, load_prompt
 from llm_extract.candidates import (
+    MentionIndex,
     actor_candidates,
     attribution,
     is_headline,
-    is_instruction,
     sentence_cues,
 )
 from llm_extract.grounding import verify
+from llm_extract.injection import is_instruction
 from llm_extract.prompts import DEFAULT_PROMPT
 from llm_extract.segment import sentences
 
@@ -56,7 +57,7 @@ def _questions(text: str) -> int:
         if is_headline(sentence) or is_instruction(sentence):
             continue
         cues = sentence_cues(sentence)
-        open_speaker = cues.claim and attribution(text, sentence, found, kinds) is None
+        open_speaker = cues.claim and attribution(text, sentence, MentionIndex(found), kinds) is None
         asked += bool(open_speaker)
     return int(None in kinds.values()) + asked
 

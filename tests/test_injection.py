@@ -13,8 +13,8 @@ from conftest import ROOT
 from test_client import Scripted, _tool_reply
 
 from llm_extract import Document, Extraction, Extractor
-from llm_extract.candidates import is_instruction
 from llm_extract.grounding import verify
+from llm_extract.injection import is_instruction
 from llm_extract.segment import Span, sentences
 
 ARTICLES = sorted((ROOT / "tests" / "data" / "injection").glob("*.txt"))

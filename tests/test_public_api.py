@@ -19,6 +19,10 @@ ROOT = PACKAGE.parent
 PUBLIC_NAMES = {
     "Actor",
     "Comparison",
+    # The corpus layer (docs/corpus.md): tables, cross-document linking, the Corpus object.
+    "Corpus",
+    "link_actors",
+    "to_tables",
     "compare_html",
     "compare_markdown",
     "compare_table",
@@ -61,6 +65,7 @@ PUBLIC_NAMES = {
     "Extractor",
     "InputError",
     "ModelOutputError",
+    "OutputError",
     "Participant",
     "Prompt",
     "PromptError",
@@ -83,6 +88,7 @@ ERROR_NAMES = {
     "ExtractError",
     "InputError",
     "ModelOutputError",
+    "OutputError",
     "PromptError",
     "PromptNotFoundError",
     "PromptRenderError",

@@ -1,4 +1,9 @@
-"""The embedded model: llama-cpp-python's OpenAI-compatible server on a free loopback port."""
+"""The embedded model: llama-cpp-python's OpenAI-compatible server on a free loopback port.
+
+The server runs in its own process group (a Ctrl-C in the terminal reaches the CLI, which stops it
+in order) and is stopped at exit and by the CLI's SIGTERM/SIGINT handling; a watchdog thread in the
+server process ends it if this process dies without stopping it (SIGKILL).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from llm_extract.errors import BackendError, ConfigError
 __all__ = ["LocalServer", "default_model_path"]
 
 _SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_WATCHDOG = Path(__file__).with_name("_watchdog.py")
 
 
 def default_model_path() -> Path:
@@ -82,8 +88,9 @@ class LocalServer:
         """The command line that runs the server."""
         if importlib.util.find_spec("llama_cpp") is None:
             raise ConfigError('llama-cpp-python is not installed: pip install -e ".[local]" (see README)')
+        # Through the watchdog: the server ends with this process even if it is killed outright.
         return [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, str(_WATCHDOG), str(os.getpid()),
             "--model", str(self.model_path), "--model_alias", self.alias,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),

@@ -96,8 +96,13 @@ def _usd(value: float | None) -> str:
     return "unknown" if value is None else f"${value:.6f}"
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
+
+
 def _md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    """Text from data (fixture ids, errors, names) as inert Markdown: no table breaks, links, code or HTML."""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 for _env in (_ENV, _MD):
