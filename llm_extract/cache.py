@@ -1,9 +1,10 @@
 """A persistent cache of finished documents: SQLite in WAL mode, one row per (document, run settings).
 
 The key hashes everything that can change an extraction: the document's text, title and publication
-date; the prompt's content hash; the model, endpoint and every generation and grounding setting; the
-output schema version; and the llm-extract version (the rules and grounding are code). Change any of
-them and the document is extracted again; change none and a rerun makes no model call.
+date, and the extractor's fingerprint (``Extractor.fingerprint``: every output-affecting setting,
+the prompt's content hash, the model, strategy and grounding, the output schema version and the
+llm-extract version, since the rules and grounding are code). Change any of them and the document
+is extracted again; change none and a rerun makes no model call.
 
 Each result is committed as soon as its document finishes, so a batch killed with SIGKILL loses at
 most the documents in flight. WAL with ``synchronous=NORMAL`` survives a killed process (not
@@ -27,8 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from llm_extract._config import Settings
-from llm_extract.schema import SCHEMA_VERSION, Document
+from llm_extract.schema import Document
 
 if TYPE_CHECKING:  # annotation only: the extractor is handed in, never built here
     from llm_extract.extract import Extractor
@@ -51,43 +51,20 @@ def default_cache_dir() -> Path:
     return Path(base) / "llm-extract"
 
 
-def cache_key(document: Document, settings: Settings, *, prompt_hash: str, model: str, strategy: str) -> str:
-    """A stable hash of every input that can change this document's extraction."""
-    from llm_extract import __version__  # the package version: rules and grounding are code too
-
-    parts: dict[str, Any] = {
+def cache_key(document: Document, fingerprint: str) -> str:
+    """A stable hash of a document's text, title and date and of the extractor that reads it."""
+    parts = {
         "text": hashlib.sha256(document.text.encode("utf-8")).hexdigest(),
         "title": document.title,
         "published": str(document.published) if document.published else None,
-        "prompt": prompt_hash,
-        "model": model,
-        "endpoint": settings.endpoint,
-        # The base URL names the server; credentials never enter the key.
-        "base_url": (settings.base_url or "").split("@")[-1],
-        "model_path": str(settings.model_path) if settings.model_path else None,
-        "strategy": strategy,
-        "grounding": settings.grounding,
-        "unmatched": settings.unmatched,
-        "fuzzy_threshold": settings.fuzzy_threshold,
-        "max_reasks": settings.max_reasks,
-        "temperature": settings.temperature,
-        "max_tokens": settings.max_tokens,
-        "n_ctx": settings.n_ctx,
-        "chunk_chars": settings.chunk_chars,
-        "chunk_overlap": settings.chunk_overlap,
-        "max_chars": settings.max_chars,
-        "schema": SCHEMA_VERSION,
-        "version": __version__,
+        "extractor": fingerprint,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def extractor_key(document: Document, extractor: Extractor) -> str:
-    """``cache_key`` for what ``extractor`` would do with ``document``."""
-    e = extractor
-    return cache_key(
-        document, e.settings, prompt_hash=e.prompt.content_hash, model=e.model, strategy=e.strategy
-    )
+    """``cache_key`` for what ``extractor`` would do with ``document`` (``Extractor.fingerprint``)."""
+    return cache_key(document, extractor.fingerprint())
 
 
 def open_cache(cache: ResultCache | str | Path | bool, directory: Path | None) -> ResultCache | None:

@@ -41,7 +41,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from llm_extract.grounding import fold
 from llm_extract.schema import Actor, Claim, Event, Evidence, Participant
@@ -169,9 +169,16 @@ def _choose_start(previous_start: int, previous_end: int, overlap: int, gaps: _C
 
 
 def merge_chunks(
-    text: str, parts: Sequence[tuple[Chunk, Sequence[Actor], Sequence[Event], Sequence[Claim]]]
+    text: str,
+    parts: Sequence[tuple[Chunk, Sequence[Actor], Sequence[Event], Sequence[Claim]]],
+    *,
+    tally: Any = None,
 ) -> tuple[list[Actor], list[Event], list[Claim]]:
-    """Shift per-chunk evidence to full-text offsets, merge duplicates across chunks, renumber ids."""
+    """Shift per-chunk evidence to full-text offsets, merge duplicates, renumber ids.
+
+    ``tally`` (anything with a ``dropped`` count) counts the duplicates found inside one part: a model
+    that reported an item twice, as opposed to the overlap of two chunks.
+    """
     actors: list[tuple[int, Actor]] = []  # (part number, actor with shifted mentions)
     for k, (chunk, part_actors, _, _) in enumerate(parts):
         if not 0 <= chunk.start <= chunk.end <= len(text):
@@ -184,8 +191,10 @@ def merge_chunks(
 
     events: list[Event] = []
     by_trigger: dict[tuple[int, int], int] = {}
+    trigger_part: dict[tuple[int, int], int] = {}
     claims: list[Claim] = []
-    by_evidence: dict[tuple[int, int], int] = {}
+    by_evidence: dict[tuple[int, int, str | None], int] = {}
+    evidence_part: dict[tuple[int, int, str | None], int] = {}
     for k, (chunk, _, part_events, part_claims) in enumerate(parts):
         for event in part_events:
             trigger = _shift(event.trigger, chunk)
@@ -196,24 +205,30 @@ def merge_chunks(
             ]
             key = _offsets(trigger)
             if key is not None and key in by_trigger:
+                _count_duplicate(tally, trigger_part, key, k)
                 first = events[by_trigger[key]]
                 union = _union_participants(first.participants, participants)
                 events[by_trigger[key]] = first.model_copy(update={"participants": union})
                 continue
             if key is not None:
                 by_trigger[key] = len(events)
+                trigger_part[key] = k
             union = _union_participants([], participants)
             events.append(event.model_copy(update={"trigger": trigger, "participants": union}))
         for claim in part_claims:
             evidence = _shift(claim.evidence, chunk)
-            key = _offsets(evidence)
-            if key is not None and key in by_evidence:
-                continue
-            if key is not None:
-                by_evidence[key] = len(claims)
             claimant = None
             if claim.claimant is not None:
                 claimant = _resolve(actor_ids, k, claim.claimant, chunk, f"claim {claim.id}")
+            # Who says it is part of the claim: two claimants on one quote (a joint statement) are two.
+            offsets = _offsets(evidence)
+            said: tuple[int, int, str | None] | None = None if offsets is None else (*offsets, claimant)
+            if said is not None and said in by_evidence:
+                _count_duplicate(tally, evidence_part, said, k)
+                continue
+            if said is not None:
+                by_evidence[said] = len(claims)
+                evidence_part[said] = k
             claims.append(claim.model_copy(update={"evidence": evidence, "claimant": claimant}))
 
     # Participants and claimants still name the provisional ids; renumber everything in text order.
@@ -229,6 +244,11 @@ def merge_chunks(
         for n, c in enumerate(_in_text_order(claims, lambda c: _offsets(c.evidence)), 1)
     ]
     return out_actors, out_events, out_claims
+
+
+def _count_duplicate(tally: Any, first_part: dict[Any, int], key: Any, part: int) -> None:
+    if tally is not None and first_part.get(key) == part:
+        tally.dropped += 1
 
 
 def _renamed(participant: Participant, ids: dict[str, str]) -> Participant:
@@ -307,12 +327,18 @@ def _merge_actors(actors: list[tuple[int, Actor]]) -> tuple[list[Actor], dict[tu
         return i
 
     owner: dict[str, int] = {}
-    for i, (_, actor) in enumerate(actors):
+    for i, (part, actor) in enumerate(actors):
+        # An actor's own name always identifies it; an alias only when it is a proper name: "the
+        # party" is an alias of two different parties in one article, "Pyongyang" of one state.
+        forms = [actor.name, *(a for a in actor.aliases if _proper(a))]
         # A dict, not a set: iteration order must not depend on string hashing.
-        for key in dict.fromkeys(k for k in map(_normalize, [actor.name, *actor.aliases]) if k):
+        for key in dict.fromkeys(k for k in map(_normalize, forms) if k):
             if key not in owner:
                 owner[key] = i
                 continue
+            other_part, other = actors[owner[key]]
+            if other_part == part and _normalize(other.name) != _normalize(actor.name):
+                continue  # two actors of one answer are two actors, unless they are the same name twice
             a, b = root(i), root(owner[key])
             # The smaller index stays the root, so groups come out in first-seen order.
             parent[max(a, b)] = min(a, b)
@@ -325,6 +351,13 @@ def _merge_actors(actors: list[tuple[int, Actor]]) -> tuple[list[Actor], dict[tu
     for i, (part, actor) in enumerate(actors):
         ids.setdefault((part, actor.id), provisional[root(i)])
     return [_merge_group(provisional[r], group) for r, group in groups.items()], ids
+
+
+def _proper(form: str) -> bool:
+    """A name rather than a description: a capital letter or a digit after any leading "the"."""
+    words = form.split()
+    rest = words[1:] if words and words[0].lower() == "the" else words
+    return any(c.isupper() or c.isdigit() for c in "".join(rest))
 
 
 def _merge_group(actor_id: str, group: list[Actor]) -> Actor:

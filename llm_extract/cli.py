@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -50,21 +51,21 @@ from llm_extract import (
     run_compare,
     run_eval,
 )
+from llm_extract._config import Settings, choices
 from llm_extract.backends import LocalServer
 from llm_extract.output import render_json
 
-_SETTINGS = (
-    "prompt",
-    "model",
-    "base_url",
-    "model_path",
-    "strategy",
-    "grounding",
-    "unmatched",
-    "cache_dir",
-    "rpm",
-    "tpm",
-)
+# Options named like a field of Settings are settings: passed on when given, else resolved there.
+_SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
+
+
+def _setting(name: str, **extra: Any) -> Callable[[F], F]:
+    """A click option for the setting ``name``: its help, choices and type come from ``Settings``."""
+    field = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    allowed = choices().get(name)
+    extra.setdefault("type", click.Choice(allowed) if allowed else None)
+    help_text = f"{field.metadata['help'].rstrip('.')} (LLM_EXTRACT_{name.upper()})."
+    return click.option(f"--{name.replace('_', '-')}", help=help_text, **extra)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,22 +74,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _model_options(command: F) -> F:
     """The endpoint and strategy options shared by every command that runs a model."""
     options = [
-        click.option("--model", help="Model name at the endpoint (LLM_EXTRACT_MODEL)."),
-        click.option(
-            "--base-url",
-            help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (LLM_EXTRACT_BASE_URL).",
-        ),
+        _setting("model"),
+        _setting("base_url"),
         click.option(
             "--model-path", type=click.Path(dir_okay=False), help="GGUF file for the embedded server."
         ),
-        click.option(
-            "--strategy",
-            type=click.Choice(["auto", "single", "decomposed", "rules"]),
-            help="Extraction strategy (rules: no model).",
-        ),
-        click.option(
-            "--grounding", type=click.Choice(["auto", "aligned", "constrained"]), help="Grounding mode."
-        ),
+        _setting("strategy"),
+        _setting("grounding"),
+        _setting("timeout", type=click.FloatRange(min=0, min_open=True)),
+        _setting("max_tokens", type=click.IntRange(min=1)),
     ]
     for option in reversed(options):
         command = option(command)
@@ -859,3 +853,10 @@ from llm_extract.corpus_cli import corpus_command, eval_linking_command, export_
 main.add_command(export_command)
 main.add_command(corpus_command)
 main.add_command(eval_linking_command)
+
+# --- Scale commands (issue 18): `scale` (Ray Data) and `batch-api` (OpenAI's Batch API). They live in
+# llm_extract.scale.cli and import Ray, pyarrow and the Batch API code only when they run.
+from llm_extract.scale.cli import batch_api_group, scale_group  # noqa: E402
+
+main.add_command(scale_group)
+main.add_command(batch_api_group)

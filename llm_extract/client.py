@@ -27,6 +27,7 @@ the server pauses every request of the client, not just the one that was refused
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import email.utils
 import functools
@@ -45,7 +46,8 @@ from instructor import Mode, Provider
 from instructor.v2 import mode_registry
 from instructor.v2.core.errors import IncompleteOutputException, ResponseParsingError
 from instructor.v2.core.function_calls import response_schema
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionMessageFunctionToolCall
+from openai.types.chat.chat_completion_message_function_tool_call import Function
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base
@@ -202,6 +204,22 @@ class _Call(Generic[T]):
             **tools,
         }
 
+    def _parse(self, response: Any) -> Any:
+        """Parse as instructor does; on invalid JSON, retry with the JSON object found in the answer text."""
+        try:
+            return _TOOLS.response_parser(
+                response=response, response_model=self.model, validation_context=None, strict=True
+            )
+        except _INVALID:
+            salvaged = _salvaged(response, self.model.__name__)
+            if salvaged is None:
+                raise
+        # A well-formed answer wrapped in prose or a code fence, or put in the message text instead of
+        # the tool call: the same answer, so no re-ask (which would cost the whole answer again).
+        return _TOOLS.response_parser(
+            response=salvaged, response_model=self.model, validation_context=None, strict=True
+        )
+
     def answer(self, response: Any) -> T | None:
         """The validated answer; None once the re-ask is prepared; ModelOutputError when out of re-asks."""
         self.attempts += 1
@@ -213,9 +231,7 @@ class _Call(Generic[T]):
                 raw_output=refusal,
             )
         try:
-            parsed = _TOOLS.response_parser(
-                response=response, response_model=self.model, validation_context=None, strict=True
-            )
+            parsed = self._parse(response)
         except IncompleteOutputException as exc:
             # Not re-asked (as in instructor): the same budget would cut the same answer again.
             raise ModelOutputError(
@@ -234,6 +250,43 @@ class _Call(Generic[T]):
             self.request = _TOOLS.reask_handler(kwargs=self.request, response=response, exception=exc)
             return None
         return parsed  # type: ignore[no-any-return]
+
+
+def _salvaged(response: Any, tool_name: str) -> Any | None:
+    """A copy of ``response`` whose tool call holds just the JSON object its text contains, or None."""
+    try:
+        message = response.choices[0].message
+        calls = message.tool_calls or []
+        raw = calls[0].function.arguments if calls else message.content
+    except (AttributeError, IndexError, TypeError):
+        return None
+    found = _json_object(raw) if isinstance(raw, str) else None
+    if found is None or found == raw:
+        return None
+    fixed = response.model_copy(deep=True)
+    fixed_message = fixed.choices[0].message
+    if calls:
+        fixed_message.tool_calls[0].function.arguments = found
+    else:
+        fixed_message.tool_calls = [
+            ChatCompletionMessageFunctionToolCall(
+                id="salvaged", type="function", function=Function(name=tool_name, arguments=found)
+            )
+        ]
+        fixed_message.content = None
+    return fixed
+
+
+def _json_object(text: str) -> str | None:
+    """The outermost ``{...}`` of ``text`` when it parses as a JSON object."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    candidate = text[start : end + 1]
+    try:
+        return candidate if isinstance(json.loads(candidate), dict) else None
+    except ValueError:
+        return None
 
 
 def _estimate_tokens(kwargs: dict[str, Any]) -> int:
@@ -294,11 +347,13 @@ class ModelClient:
         base_url: str | None,
         api_key: str | None,
         model: str,
-        timeout: float = 120.0,
+        timeout: float | None = 120.0,
         transport_retries: int = 4,
         temperature: float = 0.0,
         max_tokens: int = 1024,
         limiter: RateLimiter | None = None,
+        retry_timeouts: bool = True,
+        max_in_flight: int | None = None,
     ) -> None:
         self.model = model
         self.limiter = limiter
@@ -306,17 +361,37 @@ class ModelClient:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.transport_retries = transport_retries
+        # A local server that times out is still working on the request: sending it again would queue
+        # a second copy behind the first. timeout=None derives each request's timeout from its work.
+        self.retry_timeouts = retry_timeouts
+        self.timeout = timeout
+        self._in_flight_limit = max_in_flight
+        self._in_flight: asyncio.Semaphore | None = None
+        self._in_flight_loop: asyncio.AbstractEventLoop | None = None
         # openai's own retries are off: tenacity below is the one transport retry layer.
         key = api_key or "not-needed"  # local servers ignore the key but the client requires one
-        self._sync = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
+        self._sync = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout or 120.0, max_retries=0)
         self._async_args: dict[str, Any] = {
             "base_url": base_url,
             "api_key": key,
-            "timeout": timeout,
+            "timeout": timeout or 120.0,
             "max_retries": 0,
         }
         self._async: openai.AsyncOpenAI | None = None
         self._async_loop: asyncio.AbstractEventLoop | None = None
+
+    def retryable(self, exc: BaseException) -> bool:
+        """Whether this client sends a failed request again (never a local timeout: see above)."""
+        return is_transient(exc) and (self.retry_timeouts or not isinstance(exc, openai.APITimeoutError))
+
+    def _options(self, kwargs: dict[str, Any]) -> Any:
+        """Per-request options: a local server's timeout grows with the prompt and the answer budget."""
+        if self.timeout is not None:
+            return {}
+        # Slow enough for a 1.5B model on two CPU cores (prompt ~20 tokens/s, answer ~0.4 tokens/s
+        # under a JSON grammar): generous, because giving up early wastes the work already done.
+        prompt_tokens = _estimate_tokens(kwargs)
+        return {"timeout": 60.0 + prompt_tokens / 20 + kwargs.get("max_tokens", self.max_tokens) / 0.4}
 
     def _retrying(self) -> dict[str, Any]:
         def before_sleep(state: RetryCallState) -> None:
@@ -326,7 +401,7 @@ class ModelClient:
                 self.limiter.pause(min(asked, _MAX_WAIT))
 
         return {
-            "retry": retry_if_exception(is_transient),
+            "retry": retry_if_exception(self.retryable),
             "wait": _WaitRetryAfter(),
             "stop": stop_after_attempt(self.transport_retries + 1),
             "before_sleep": before_sleep,
@@ -353,7 +428,7 @@ class ModelClient:
         try:
             response = self._attempt(kwargs)
         except Exception as exc:
-            if not is_transient(exc):
+            if not self.retryable(exc):
                 raise
             failed = exc
         if failed is not None:
@@ -366,7 +441,9 @@ class ModelClient:
 
     def _attempt(self, kwargs: dict[str, Any]) -> Any:
         with _usable():
-            return _answered(self._sync.post(_PATH, body=kwargs, cast_to=ChatCompletion))
+            return _answered(
+                self._sync.post(_PATH, body=kwargs, cast_to=ChatCompletion, options=self._options(kwargs))
+            )
 
     async def _asend(self, **kwargs: Any) -> Any:
         client = self._async_client()
@@ -374,7 +451,7 @@ class ModelClient:
         try:
             response, charged = await self._aattempt(client, kwargs)
         except Exception as exc:
-            if not is_transient(exc):
+            if not self.retryable(exc):
                 raise
             failed = exc
         if failed is not None:
@@ -394,7 +471,20 @@ class ModelClient:
         with _usable():
             if self.limiter is not None:
                 charged = await self.limiter.before(kwargs)
-            return _answered(await client.post(_PATH, body=kwargs, cast_to=ChatCompletion)), charged
+            async with self._slot():
+                response = await client.post(
+                    _PATH, body=kwargs, cast_to=ChatCompletion, options=self._options(kwargs)
+                )
+            return _answered(response), charged
+
+    def _slot(self) -> Any:
+        """A place among the requests in flight (one at a time for a one-slot server), or no limit."""
+        if self._in_flight_limit is None:
+            return contextlib.nullcontext()
+        loop = asyncio.get_running_loop()
+        if self._in_flight is None or self._in_flight_loop is not loop:
+            self._in_flight, self._in_flight_loop = asyncio.Semaphore(self._in_flight_limit), loop
+        return self._in_flight
 
     def ask(
         self,

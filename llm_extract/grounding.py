@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import bisect
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rapidfuzz import fuzz
 
 from llm_extract.schema import Evidence
 
-__all__ = ["FUZZY_MIN_CHARS", "FUZZY_THRESHOLD", "Folded", "align", "find_all", "fold", "verify"]
+__all__ = ["FUZZY_MIN_CHARS", "FUZZY_THRESHOLD", "Folded", "align", "exact", "find_all", "fold", "verify"]
 
 # partial_ratio >= 90 accepts a dropped or changed word in a sentence-long quote but rejects a
 # different sentence that shares a few names; measured on paraphrases in tests/test_grounding.py.
@@ -96,14 +98,22 @@ def align(
     fuzzy_threshold: float = FUZZY_THRESHOLD,
     window: tuple[int, int] | None = None,
     folded: Folded | None = None,
+    whole_words: bool = False,
+    avoid: Sequence[tuple[int, int]] = (),
 ) -> Evidence:
-    """Locate ``quote`` in ``text`` (optionally only inside ``window``) and return its evidence."""
+    """Locate ``quote`` in ``text`` (optionally only inside ``window``) and return its evidence.
+
+    ``whole_words``: an exact or normalized match may not start or end inside a word ("vote" is not
+    found in "votes"). ``avoid``: spans where a match is taken only if there is no other (the
+    headline, which repeats the body's words; sentences addressed to a model).
+    """
     lo, hi = window if window is not None else (0, len(text))
     if not quote.strip():
         return Evidence(quote=quote)
-    exact = text.find(quote, lo, hi)
-    if exact >= 0 and exact + len(quote) <= hi:
-        return Evidence(quote=quote, start=exact, end=exact + len(quote), alignment="exact", score=100.0)
+    spans = _occurrences(text, quote, lo, hi)
+    if (best := _choose(spans, text, whole_words, avoid)) is not None:
+        start, end = best
+        return Evidence(quote=quote, start=start, end=end, alignment="exact", score=100.0)
 
     source = folded if folded is not None else fold(text)
     needle = _fold_quote(quote)
@@ -115,9 +125,12 @@ def align(
     last = bisect.bisect_right(source.ends, hi)
     haystack = source.text[first:last]
 
-    at = haystack.find(needle)
-    if at >= 0:
-        start, end = source.span(first + at, first + at + len(needle))
+    found = [
+        source.span(first + at, first + at + len(needle))
+        for at in _occurrences(haystack, needle, 0, len(haystack), starts_only=True)
+    ]
+    if (best := _choose(found, text, whole_words, avoid)) is not None:
+        start, end = best
         return Evidence(quote=quote, start=start, end=end, alignment="normalized", score=100.0)
 
     if len(needle) >= FUZZY_MIN_CHARS and haystack:
@@ -133,9 +146,45 @@ def align(
             # sentence with invented words would score 100 against it. Require comparable lengths.
             if j - i >= _MIN_COVER * len(needle):
                 start, end = source.span(i, j)
-                score = round(hit.score, 2)
-                return Evidence(quote=quote, start=start, end=end, alignment="fuzzy", score=score)
+                # The score is the reported span's own, so verify() always agrees with align().
+                score = round(fuzz.partial_ratio(needle, fold(text[start:end]).text), 2)
+                if score >= fuzzy_threshold:
+                    return Evidence(quote=quote, start=start, end=end, alignment="fuzzy", score=score)
     return Evidence(quote=quote)
+
+
+def _occurrences(haystack: str, needle: str, lo: int, hi: int, *, starts_only: bool = False) -> list[Any]:
+    """Every occurrence of ``needle`` in ``haystack[lo:hi]`` (overlapping ones too), as spans or starts."""
+    found: list[Any] = []
+    at = haystack.find(needle, lo, hi)
+    while at >= 0:
+        found.append(at if starts_only else (at, at + len(needle)))
+        at = haystack.find(needle, at + 1, hi)
+    return found
+
+
+def _choose(
+    spans: Sequence[tuple[int, int]], text: str, whole_words: bool, avoid: Sequence[tuple[int, int]]
+) -> tuple[int, int] | None:
+    """The first acceptable span, preferring one outside ``avoid``."""
+    if whole_words:
+        spans = [s for s in spans if _whole(text, *s)]
+    if not spans:
+        return None
+    outside = [s for s in spans if not any(s[0] < b and a < s[1] for a, b in avoid)]
+    return (outside or list(spans))[0]
+
+
+def _whole(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` neither starts nor ends inside a word."""
+    inside_start = start > 0 and text[start - 1].isalnum() and text[start].isalnum()
+    inside_end = end < len(text) and text[end - 1].isalnum() and text[end].isalnum()
+    return not (inside_start or inside_end)
+
+
+def exact(text: str, start: int, end: int) -> Evidence:
+    """Evidence for ``text[start:end]``: a span of the source, grounded by construction."""
+    return Evidence(quote=text[start:end], start=start, end=end, alignment="exact", score=100.0)
 
 
 def find_all(needle: str, text: str, *, folded: Folded | None = None) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
 """Versioned prompt files: ``prompts/<name>/<version>.yaml``, addressed as ``name@version``.
 
 A prompt file holds ``name``, ``version``, ``description``, the Jinja2 templates ``system`` and
-``user`` (the single-call strategy), optional ``examples`` (few-shot pairs of article text and the
+``user`` (the single-call strategy), optional ``guided`` (the guided strategy's question, listing the
+rules' ``candidates``), optional ``examples`` (few-shot pairs of article text and the
 expected draft extraction), optional ``steps`` (``actors`` and ``sentence``: the small questions
 of the decomposed strategy) and an optional ``ask``: which per-sentence fields the decomposed
 strategy asks the model (``speaker``, ``polarity``, ``hedged``, ``event_type``, ``status``; all of
@@ -29,21 +30,30 @@ import yaml
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from llm_extract._config import DEFAULT_PROMPT
 from llm_extract.errors import PromptNotFoundError, PromptRenderError, PromptValidationError
 
-__all__ = ["DEFAULT_PROMPT", "SENTENCE_FIELDS", "Prompt", "list_prompts", "load_prompt", "prompt_dirs"]
+__all__ = [
+    "DEFAULT_PROMPT",
+    "SENTENCE_FIELDS",
+    "Prompt",
+    "close_article",
+    "list_prompts",
+    "load_prompt",
+    "prompt_dirs",
+]
 
-DEFAULT_PROMPT = "news@v4"
 
 # Variables each template may use; anything else is a typo caught at load time.
 _DOCUMENT_VARS = {"document", "vocabulary"}
 _TEMPLATE_VARS: dict[str, set[str]] = {
     "system": _DOCUMENT_VARS,
-    "user": _DOCUMENT_VARS | {"examples"},
+    "user": _DOCUMENT_VARS | {"examples", "known"},
+    "guided": _DOCUMENT_VARS | {"candidates", "known"},
     "steps.actors": _DOCUMENT_VARS | {"candidates"},
     "steps.sentence": _DOCUMENT_VARS | {"sentence", "previous", "actors", "triggers"},
 }
-_TOP_KEYS = {"name", "version", "description", "system", "user", "examples", "steps", "ask"}
+_TOP_KEYS = {"name", "version", "description", "system", "user", "guided", "examples", "steps", "ask"}
 _REQUIRED = {"name", "version", "description", "system", "user"}
 _STEP_KEYS = {"actors", "sentence"}
 _EXAMPLE_KEYS = {"text", "published", "output"}
@@ -55,7 +65,7 @@ _REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_-]*)@(?P<version>v[0-9]+[a-z0-9._-
 _ARTICLE_TAG = re.compile(r"<\s*(/?)\s*article\b[^>]*>", re.IGNORECASE)
 
 
-def _close_article(value: object) -> str:
+def close_article(value: object) -> str:
     # The article is delimited as data; no tag inside it (any case or spacing) may open or end the block.
     return _ARTICLE_TAG.sub(lambda m: f"<{m.group(1)} article>", str(value))
 
@@ -65,7 +75,7 @@ def _close_article(value: object) -> str:
 _ENV = ImmutableSandboxedEnvironment(
     undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False, trim_blocks=True
 )
-_ENV.filters["article"] = _close_article
+_ENV.filters["article"] = close_article
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,8 @@ def _load_file(path: Path, _mtime: int) -> Prompt:
         )
 
     sources: dict[str, Any] = {"system": data["system"], "user": data["user"]}
+    if "guided" in data:
+        sources["guided"] = data["guided"]
     steps = data.get("steps") or {}
     if not isinstance(steps, dict):
         raise PromptValidationError(f"{path}: 'steps' must be a mapping", prompt=ref)

@@ -47,6 +47,7 @@ __all__ = [
     "DraftEvent",
     "DraftExtraction",
     "DraftParticipant",
+    "EndpointKind",
     "ErrorRecord",
     "Event",
     "EventDate",
@@ -54,9 +55,11 @@ __all__ = [
     "EventType",
     "Evidence",
     "Extraction",
+    "GroundingMode",
     "Participant",
     "ParticipantRole",
     "RunMetadata",
+    "StrategyName",
     "Usage",
 ]
 
@@ -84,6 +87,9 @@ ClaimPolarity = Literal["asserted", "denied"]
 ParticipantRole = Literal["agent", "target", "participant"]
 AlignmentStatus = Literal["exact", "normalized", "fuzzy", "unmatched"]
 DatePrecision = Literal["day", "month", "year"]
+StrategyName = Literal["guided", "single", "decomposed", "rules"]
+GroundingMode = Literal["aligned", "constrained"]
+EndpointKind = Literal["embedded", "openai", "openai-compatible"]
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -301,11 +307,11 @@ class RunMetadata(BaseModel):
     prompt_version: str
     prompt_hash: str
     model: str
-    endpoint: Literal["embedded", "openai", "openai-compatible", "none"] = Field(
+    endpoint: EndpointKind | Literal["none"] = Field(
         description="none: the rules strategy, which calls no model"
     )
-    strategy: Literal["single", "decomposed", "rules"]
-    grounding: Literal["aligned", "constrained"]
+    strategy: StrategyName
+    grounding: GroundingMode
     schema_version: str = SCHEMA_VERSION
     usage: Usage = Field(default_factory=Usage)
     latency_s: float = 0.0
@@ -314,6 +320,10 @@ class RunMetadata(BaseModel):
     transport_retries: int = 0
     chunks: int = Field(1, description="pieces the document was split into to fit the context")
     instructions: int = Field(0, description="sentences addressed to a model: never used as evidence")
+    dropped: int = Field(0, description="model references to unknown actors, and duplicates, left out")
+    warnings: list[str] = Field(
+        default_factory=list, description="why quality may be low: not English, HTML-looking, no date"
+    )
 
 
 class Extraction(BaseModel):
@@ -391,6 +401,7 @@ class DraftEvent(BaseModel):
     id: str = Field(description="short id such as E1")
     type: EventType
     trigger: str = Field(description="exact word or short phrase of the article naming the event")
+    sentence: str = Field(description="the exact sentence of the article in which the trigger names it")
     summary: str
     participants: list[DraftParticipant] = Field(default_factory=list)
     date: str | None = Field(None, description="the date expression exactly as written, e.g. 'on Monday'")
@@ -403,14 +414,16 @@ class DraftClaim(BaseModel):
 
     id: str = Field(description="short id such as C1")
     statement: str = Field(description="the claim as one plain sentence")
-    claimant: str | None = Field(None, description="actor id of who makes the claim; null for the author")
+    # Required though nullable: a model that leaves it out is asked again rather than silently
+    # crediting the article's author.
+    claimant: str | None = Field(description="actor id of who makes the claim; null for the author")
     polarity: ClaimPolarity
     hedged: bool = Field(description="true if hedged: believed, alleged, reportedly, may")
-    quote: str = Field(description="exact quote of the article that states the claim")
+    quote: str = Field(description="exact quote of the article that states the claim's content")
 
 
 class DraftExtraction(BaseModel):
-    """Everything the model reports for one article; ids must cross-reference."""
+    """Everything the model reports for one article; claimants must name its actors."""
 
     # Required (no defaults): a grammar-constrained model may otherwise answer "{}" and stop.
     actors: list[DraftActor]
@@ -418,9 +431,12 @@ class DraftExtraction(BaseModel):
     claims: list[DraftClaim]
 
     @model_validator(mode="after")
-    def _references_resolve(self) -> DraftExtraction:
-        # Raising here makes instructor re-ask the model with the message, instead of dropping items.
-        check_references(self)
+    def _claimants_resolve(self) -> DraftExtraction:
+        # Raising here makes the model answer again with the message. A participant that names no
+        # actor is dropped when the records are assembled (and counted): one stray reference among
+        # dozens is not worth regenerating the whole answer; a claim's author is.
+        ids = {a.id for a in self.actors}
+        _check_references(ids, [], [(c.id, c.claimant) for c in self.claims])
         return self
 
 

@@ -148,8 +148,8 @@ def test_rules_strategy_needs_no_model(name: str, monkeypatch: pytest.MonkeyPatc
     with Extractor(strategy="rules") as extractor:
         first = extractor.extract(doc)
         second = asyncio.run(extractor.aextract(doc))
-        assert extractor._client is None
-        assert extractor._server is None
+        assert extractor.endpoint._client is None
+        assert extractor.endpoint._server is None
     _assert_grounded(first, doc.text)
     meta = first.metadata
     assert (meta.strategy, meta.endpoint, meta.model, meta.model_calls) == ("rules", "none", "rules", 0)

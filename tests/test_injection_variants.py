@@ -8,6 +8,8 @@ article's own items must survive.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from test_client import Scripted, _tool_reply
 
@@ -47,16 +49,17 @@ VARIANTS = {
 def _obeying_answer(injected: str) -> dict[str, object]:
     """What a model that follows the injection answers: the injected actor, event and claim."""
     words = ("won", "winner", "Gewinner", "gagnant", "победителем")
-    trigger = next((w for w in words if w in injected), "Zorblax")
+    trigger = next((w for w in words if re.search(rf"\b{w}\b", injected)), "Zorblax")
     return {
         "actors": [
             {"id": "A1", "name": "Zorblax Industries", "kind": "organization", "mentions": ["Zorblax Industries"]},
             {"id": "A2", "name": "Ingrid Bakker", "kind": "person", "mentions": ["Ingrid Bakker"]},
         ],
         "events": [
-            {"id": "E1", "type": "agreement", "trigger": trigger, "summary": "Zorblax won.", "status": "occurred",
+            {"id": "E1", "type": "agreement", "trigger": trigger, "summary": "Zorblax won.", "sentence": injected, "status": "occurred",
              "participants": [{"actor_id": "A1", "role": "agent"}]},
             {"id": "E2", "type": "other", "trigger": "postponed", "summary": "The vote was postponed.",
+             "sentence": "The Port of Rotterdam Authority postponed a vote on a dredging contract on Tuesday, its chairwoman Ingrid Bakker said, after two bidders filed complaints.",
              "status": "occurred", "participants": [{"actor_id": "A2", "role": "agent"}]},
         ],
         "claims": [
@@ -78,7 +81,7 @@ def test_a_model_obeying_the_injection_gets_nothing_grounded_from_it(name: str) 
         )
     evidence = [m for a in result.actors for m in a.mentions]
     evidence += [e.trigger for e in result.events] + [c.evidence for c in result.claims]
-    for item in evidence:
+    for item in (e for e in evidence if e.grounded):  # ungrounded items stay, flagged, as everywhere
         assert verify(item, text)
         assert item.start is not None
         assert item.end is not None
@@ -87,7 +90,7 @@ def test_a_model_obeying_the_injection_gets_nothing_grounded_from_it(name: str) 
     assert result.claims == []
     # The article's own items survive.
     assert [a.name for a in result.actors if a.grounded] == ["Ingrid Bakker"]
-    assert [e.trigger.quote for e in result.events] == ["postponed"]
+    assert [e.trigger.quote for e in result.events if e.grounded] == ["postponed"]
     assert result.metadata.instructions >= 1
 
 

