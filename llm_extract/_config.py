@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
-DEFAULT_PROMPT = "news@v4"
+DEFAULT_PROMPT = "news@v5"
 # Tokens a model may answer with when max_tokens is not set: a whole article's records from one call
 # take about a token per character of article (measured with the oracle on the eval fixtures); the
 # decomposed strategy's answers are a few ids, and the embedded model's context is 4,096 tokens.

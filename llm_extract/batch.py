@@ -41,6 +41,7 @@ __all__ = [
     "ErrorRecord",
     "aextract_batch",
     "extract_batch",
+    "prices_of",
 ]
 
 # Errors that another try may fix: the cache never keeps them and --resume retries them.
@@ -232,16 +233,20 @@ async def aextract_batch(
     after every retry), the endpoint is taken for dead: no new document starts, and the rest get a
     retryable ``EndpointDown`` record at once instead of hours of retries. None: twice the
     concurrency, at least 8 (one wave of in-flight documents failing together is not enough); 0: never.
-    ``settings`` build the ``Extractor`` when none is given (prompt, model, base_url, rpm, tpm, ...).
+    ``settings`` build the ``Extractor`` when none is given (prompt, model, base_url, rpm, tpm, ...);
+    given with an ``extractor``, they would be ignored, so that is a ``ConfigError``.
     """
     if concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, not {concurrency}")
+    if extractor is not None and settings:
+        raise ConfigError(
+            "pass an extractor or settings, not both "
+            f"(got an extractor and {', '.join(sorted(settings))}): the extractor has its settings"
+        )
     owned = extractor is None
     extractor = extractor if extractor is not None else Extractor(**settings)
     store = open_cache(cache, extractor.settings.cache_dir)
-    prices = pricing_for(
-        extractor.model, endpoint=_endpoint(extractor), prices=extractor.settings.prices, explicit=pricing
-    )
+    prices = prices_of(extractor, pricing)
     if max_cost is not None and prices is None:
         raise ConfigError(
             f"--max-cost needs a price for model {extractor.model!r}: pass prices or set LLM_EXTRACT_PRICES"
@@ -348,8 +353,14 @@ def _with_key(result: BatchResult, batch: _Batch) -> BatchResult:
     return result
 
 
-def _endpoint(extractor: Extractor) -> str:
-    return "none" if extractor.strategy == "rules" else extractor.settings.endpoint
+def prices_of(extractor: Extractor, explicit: Pricing | None = None) -> Pricing | None:
+    """The prices of ``extractor``'s tokens: ``explicit``, else the settings' or the price table's.
+
+    None when unknown; ``rules`` costs nothing. Batches and evals charge with it.
+    """
+    return pricing_for(
+        extractor.model, endpoint=extractor.endpoint_kind, prices=extractor.settings.prices, explicit=explicit
+    )
 
 
 _DONE = object()

@@ -13,10 +13,15 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import cast
 
-from llm_extract.grounding import fold
-from llm_extract.schema import ActorKind, EventType
+from llm_extract.dates import resolve_date
+from llm_extract.events import event_candidates
+from llm_extract.gazetteer import capital_of, country, demonym_of
+from llm_extract.grounding import exact, fold
+from llm_extract.morphology import AUXILIARIES, MODALS, REPORTING, is_plural_noun, lemmas, verb_forms
+from llm_extract.schema import Actor, ActorKind, EventType
 from llm_extract.segment import Span
 
 __all__ = [
@@ -26,11 +31,15 @@ __all__ = [
     "actor_candidates",
     "attribution",
     "claim_span",
+    "claim_spans",
+    "denies",
+    "event_type",
     "is_headline",
     "sentence_cues",
 ]
 
-_UPPER = "A-Z\u00c0-\u00d6\u00d8-\u00de"
+# Capital letters of the Latin scripts, from Unicode's own case data ("Š", "Ł", "Ż" included).
+_UPPER = "A-Z" + "".join(c for c in map(chr, range(0x00C0, 0x0250)) if c.isupper() or c.istitle())
 _WORD = rf"[{_UPPER}][\w\u00c0-\u024f'’.\-]*"
 # Capitalized tokens joined by spaces, with a few lowercase connectors allowed inside a name.
 _NAME = re.compile(rf"{_WORD}(?:\s+(?:(?:of|for|the|de|al|bin|von|van)\s+)?{_WORD})*")
@@ -41,20 +50,11 @@ _STOP_LEADING = frozenset(
     however meanwhile furthermore moreover also both this that these those there their its his her our
     according more read file photo it he she they we i you yet still then thus""".split()
 )
-_NOT_NAMES = frozenset(
-    """january february march april may june july august september october november december jan feb mar
-    apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday
-    covid-19 covid""".split()
-)
 _TITLES = frozenset(
     """president minister secretary spokesman spokeswoman spokesperson leader governor chairman chairwoman
     chair chief director ambassador envoy king queen prince senator mayor ceo judge general head premier
     chancellor official officials commander deputy vice foreign prime defense defence interior economic
     external relations state alternate member""".split()
-)
-_DEMONYMS = frozenset(
-    """north south korean russian american ukrainian chinese japanese british french german u.s. us un u.n.
-    european israeli iranian indian""".split()
 )
 _EVENT_NAMES = frozenset("forum summit conference war treaty games olympics festival program".split())
 _MEDIA = frozenset(
@@ -80,18 +80,7 @@ _PERSONAL = re.compile(
     rf"[{_UPPER}][a-z\u00df-\u00ff\u0100-\u024f'’\-]+|[{_UPPER}][a-z]?\.?|N[ií]|Mc\w+|O['’]\w+"
 )
 
-_COUNTRIES = {
-    "north korea": "North Korea", "south korea": "South Korea", "russia": "Russia", "ukraine": "Ukraine",
-    "china": "China", "japan": "Japan", "united states": "United States", "u.s.": "United States",
-    "us": "United States", "america": "United States", "iran": "Iran", "israel": "Israel",
-    "india": "India", "france": "France", "germany": "Germany", "britain": "United Kingdom",
-    "united kingdom": "United Kingdom", "the north": "North Korea",
-}  # fmt: skip
-# Capitals used as metonyms for their governments, as news copy does ("Pyongyang has denied").
-_METONYMS = {
-    "pyongyang": "North Korea", "moscow": "Russia", "kremlin": "Russia", "seoul": "South Korea",
-    "washington": "United States", "kyiv": "Ukraine", "beijing": "China", "tokyo": "Japan",
-}  # fmt: skip
+_ANY_DAY = date(2000, 1, 1)  # lets resolve_date recognize relative expressions too
 _BYLINE = re.compile(r"(?:by|(?:additional\s+)?reporting\s+by|editing\s+by|written\s+by)\s", re.IGNORECASE)
 _ACCORDING_TO = re.compile(r"\baccording\s+to\s+$", re.IGNORECASE)
 _LOCATION_PREPOSITION = re.compile(r"\b(?:in|to|from|at|into|near|for)\s+$", re.IGNORECASE)
@@ -103,7 +92,38 @@ _REPORTING = re.compile(
     r"acknowledged|believes|believed|suspected|speculation|speculating)\b",
     re.IGNORECASE,
 )
+_WORDS = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+def _reports(text: str) -> bool:
+    """Whether a verb of saying, by its lemma, occurs in ``text`` ("conceded", "disputes")."""
+    return any(verb_forms(w.group())[0] in REPORTING for w in _WORDS.finditer(text) if w.group().islower())
+
+
+# "X is believed to", "are said to have": the article's own, hedged claim (GUIDELINES, Claimants).
+_PASSIVE_HEDGE = re.compile(
+    r"\b(?:is|are|was|were|has\s+been|have\s+been)\s+(?:widely\s+|also\s+|now\s+)?"
+    r"(?:believed|thought|said|alleged|reported|understood|suspected|rumou?red|expected)\s+to\b",
+    re.IGNORECASE,
+)
+# An unattributed forecast or assessment put with doubt: the author's claim.
+# An assessment in the article's voice: a described subject and a linking verb ("The verdict is a
+# significant victory", "The defeat shows how thin ...", "The hospital row has become the issue").
+_ASSESSMENT = re.compile(
+    r"^(?:[^,]{0,60},\s*)?(?:the|this|that|such|its|their)\s+(?:[\w’'-]+\s+){0,4}?"
+    r"(?:is|are|was|were|remains|has\s+become|have\s+become|shows|show|underlines|underline|means|"
+    r"leaves|reflects|marks|looks)\b",
+    re.IGNORECASE,
+)
+_FORECAST = re.compile(r"\b(?:likely|unlikely|could|may|might|appears?\s+to|seems?\s+to)\b", re.IGNORECASE)
 _DENIAL = re.compile(r"\b(?:denied|denies|deny|denying|rejected|rejects|dismissed)\b", re.IGNORECASE)
+
+
+def denies(text: str) -> bool:
+    """Whether ``text`` holds a denial ("denied", "rejected", "dismissed")."""
+    return _DENIAL.search(text) is not None
+
+
 _HEDGE = re.compile(
     r"\b(?:believed|allegedly|alleged|reportedly|suspected|may|might|could|possibly|speculation|"
     r"speculating|likely|appears?|apparently|unconfirmed)\b",
@@ -142,6 +162,19 @@ class ActorCandidate:
     title: str | None = None
     aliases: list[str] = field(default_factory=list)
     spans: list[tuple[int, int]] = field(default_factory=list)
+    # Typed "person" only by the shape of its name: context may show it is a company.
+    shape_typed: bool = False
+
+    def to_actor(self, text: str) -> Actor:
+        """The candidate as a record, every mention grounded by construction (a kind left open is other)."""
+        return Actor(
+            id=self.id,
+            name=self.name,
+            kind=self.kind or "other",
+            title=self.title,
+            aliases=self.aliases,
+            mentions=[exact(text, s, e) for s, e in self.spans],
+        )
 
 
 @dataclass(frozen=True)
@@ -154,6 +187,8 @@ class SentenceCues:
     triggers: tuple[tuple[int, int, EventType], ...]
     planned: bool
     hypothetical: bool
+    # The author's own claim: a passive hedge ("is believed to") or an unattributed forecast.
+    authored: bool = False
 
     @property
     def trigger(self) -> tuple[int, int, EventType] | None:
@@ -277,9 +312,249 @@ def actor_candidates(text: str, sentences: list[Span]) -> list[ActorCandidate]:
             if acronym and named is not None:
                 # "Korean Central News Agency (KCNA)": the acronym is an alias of the name before it.
                 clusters.mention(named, acronym.group(1), (acronym.start(1), acronym.end(1)))
+        _acting_noun_phrases(text, sentence, clusters)
+        _unnamed_sources(text, sentence, clusters)
     for actor in clusters.actors:
         actor.spans.sort()
+        if actor.shape_typed and _owned_like_a_company(text, actor):
+            actor.kind = "organization"
     return clusters.actors
+
+
+# What only an organization has or is, next to its name: "Kessler's shares", "shares of Kessler",
+# "Kessler, a German supplier", "Kessler's chief executive" (a kind lexicon: it types, never finds).
+_COMPANY_HEADS = (
+    "company|firm|group|maker|supplier|operator|manufacturer|retailer|carrier|airline|bank|insurer|lender|"
+    "developer|producer|start-?up|conglomerate|chain|brand|subsidiary|unit|distributor|exporter|importer|"
+    "shipyard|utility|publisher|broadcaster|platform|provider|contractor|consultancy|fund"
+)
+_OWNED = (
+    r"shares|stock|chief\s+executive|ceo|chairman|chairwoman|board|spokes(?:man|woman|person)|factory|plant|"
+    "headquarters|subsidiary|parent|customers|employees|workforce|profit|revenue|sales|shareholders|"
+    "executives|products|brand"
+)
+
+
+_OWNED_AFTER = re.compile(rf"['’]s\s+(?:\w+\s+)?(?:{_OWNED})\b", re.IGNORECASE)
+_DESCRIBED_AFTER = re.compile(
+    rf",\s+(?:a|an|the)\s+(?:[\w-]+\s+){{0,3}}(?:{_COMPANY_HEADS})\b", re.IGNORECASE
+)
+_SHARES_BEFORE = re.compile(r"\bshares\s+(?:of|in)\s+$", re.IGNORECASE)
+
+
+def _owned_like_a_company(text: str, actor: ActorCandidate) -> bool:
+    """Whether a mention of ``actor`` has what only a company has or is, right beside it.
+
+    Read at each mention, with patterns compiled once: the work grows with the mentions, not with
+    the actors times the text.
+    """
+    for start, end in actor.spans:
+        after = text[end : end + 80]
+        if _OWNED_AFTER.match(after) or _DESCRIBED_AFTER.match(after):
+            return True
+        if _SHARES_BEFORE.search(text[max(0, start - 20) : start]):
+            return True
+    return False
+
+
+# Words of a noun phrase before its head: quantities and determiners ("several", "two", "the").
+_QUANTIFIERS = frozenset(
+    """a an the some several many few most all both two three four five six seven eight nine ten dozens
+    hundreds thousands other more fewer""".split()
+)
+_OBJECT_OF = frozenset(
+    "of to in on at by for from with about against into over under between among than like".split()
+)
+_PHRASE_WORD = re.compile(r"[\w’'-]+")
+_POSSESSOR = re.compile(rf"({_WORD}(?:\s+{_WORD})*)['’]s\s+$")
+
+
+def _acting_noun_phrases(text: str, sentence: Span, clusters: _Clusters) -> None:
+    """Unnamed groups and bodies that act or speak: the subject of a verb, in lower case.
+
+    "Several analysts believe", "dockworkers walked out", "Vreeland shareholders voted", "South
+    Korea's unification ministry said": a plural noun for people (an agent noun: "-ist", "-er",
+    "-ent", ... or "people") or a body owned by a name, right before a verb. Which words are plural
+    nouns and which are verbs is lemminflect's knowledge (``morphology``).
+    """
+    words = [
+        (sentence.start + m.start(), sentence.start + m.end(), m.group())
+        for m in _PHRASE_WORD.finditer(sentence.text)
+    ]
+    for i in range(len(words) - 1):
+        _, end, head = words[i]
+        lowered_head = head.lower()
+        if not (head.islower() or i == 0):
+            continue
+        verb = _predicate_after(text, words, i)
+        if verb is None:
+            continue
+        end = words[verb - 1][1]  # "diplomats in Seoul say": the phrase keeps its modifier
+        first = i
+        while (
+            first > 0
+            and _modifies(words[first - 1][2])
+            and not words[first - 1][2].endswith(("'s", "’s"))
+            and not text[words[first - 1][1] : words[first][0]].strip()
+        ):
+            first -= 1
+        if first > 0 and words[first - 1][2].lower() in _OBJECT_OF:
+            continue  # "people close to the talks said": the object of a preposition is not the subject
+        while first < i and words[first][2].lower() in _QUANTIFIERS:
+            first += 1  # "several analysts" are "analysts"
+        possessed = _POSSESSOR.search(text, sentence.start, words[first][0])
+        speaks = verb_forms(words[verb][2])[0] in REPORTING
+        people = is_plural_noun(lowered_head) and (speaks or _names_people(lowered_head))
+        if people or lowered_head in _COLLECTIVE:
+            begin = words[first][0]
+            kind: ActorKind = "group"
+        elif possessed is not None and "NOUN" in lemmas(lowered_head):
+            begin = possessed.start(1)  # "South Korea's unification ministry"
+            kind = "organization"
+        elif first == i and i > 0 and words[i - 1][2].lower() == "the" and _body_role(lowered_head):
+            _role(text, (words[i - 1][0], end), lowered_head, clusters)
+            continue
+        else:
+            continue
+        begin, _ = _trim(text, begin, end)
+        name = text[begin:end]
+        lowered = [t.lower().strip("'’") for t in name.split()]
+        if not name or lowered[-1] in _STOP_LEADING:
+            continue
+        if lowered_head in _GOVERNMENT or (kind != "group" and any(t in _GOVERNMENT for t in lowered)):
+            kind = "government"  # "the police", "South Korea's unification ministry"
+        elif kind != "group" and not any(t in _ORGANIZATION for t in lowered):
+            continue  # "Russia's war said" is no body: owned bodies need a body word to be typed
+        clusters.add(name, (begin, end), kind)
+
+
+_SOURCE_AFTER = re.compile(
+    r"\b[Aa]ccording\s+to\s+(?P<phrase>[a-z][\w’'-]*(?:\s+[a-z][\w’'-]*){0,7})",
+)
+
+
+def _unnamed_sources(text: str, sentence: Span, clusters: _Clusters) -> None:
+    """Sources without a name: "according to two people familiar with the matter".
+
+    The phrase after "according to" runs to the next punctuation mark or verb and must hold a noun
+    for people (``_names_people``, or a title: "officials"); its quantity stays ("two people").
+    """
+    for m in _SOURCE_AFTER.finditer(text, sentence.start, sentence.end):
+        words = list(re.finditer(r"[\w’'-]+", m.group("phrase")))
+        lowered = [w.group().lower() for w in words]
+        heads = [
+            w
+            for w, low in zip(words, lowered, strict=True)
+            if low in _COLLECTIVE or (is_plural_noun(low) and (_names_people(low) or low in _TITLES))
+        ]
+        if not heads:
+            continue
+        head = min(heads, key=lambda w: w.start())
+        # Up to the head, then a modifier ("familiar with the matter") unless a verb starts first.
+        last = head
+        for w in words[words.index(head) + 1 :]:
+            if _opens_predicate(w.group(), "") or w.group().lower() in _OBJECT_OF - _POST_MODIFIERS:
+                break
+            last = w
+        if last is not head and last.group().lower() in _POST_MODIFIERS | _STOP_LEADING:
+            last = head
+        begin, end = _trim(text, m.start("phrase"), m.start("phrase") + last.end())
+        if end > begin:
+            clusters.add(text[begin:end], (begin, end), "group")
+
+
+_ROLE_HEADS = frozenset(_COMPANY_HEADS.replace("start-?up", "startup").split("|"))
+
+
+def _body_role(head: str) -> bool:
+    """Whether "the <head>" can stand for a body that acts: "the ministry", "the company"."""
+    return head in _ROLE_HEADS or head in _GOVERNMENT - {"military", "army", "navy", "police"}
+
+
+_ROLE_REACH = 30
+
+
+def _role(text: str, span: tuple[int, int], head: str, clusters: _Clusters) -> None:
+    """Resolve "the ministry said", "the company denied" to the latest body it can stand for.
+
+    A government word goes to the latest actor whose name has it ("the ministry": the Justice
+    Ministry); a company word to the latest organization. With none, the role is an actor of its own
+    ("the government has the votes": the government of the article's country).
+    """
+    company = head in _ROLE_HEADS
+    if company:
+        # A role points back a little way; looking further would make long texts quadratic.
+        recent = clusters.actors[-_ROLE_REACH:]
+        owner = next((a for a in reversed(recent) if a.kind == "organization"), None)
+    else:
+        owner = next(reversed(clusters.by_word.get(_key(head), [])), None)
+    if owner is not None:
+        clusters.mention(owner, text[span[0] : span[1]], span)
+        return
+    begin = span[0] + len("the ")
+    clusters.add(text[begin : span[1]], (begin, span[1]), "organization" if company else "government")
+
+
+# Post-modifiers a group may carry between its head and its verb: "diplomats in Seoul say",
+# "representatives of the industry said", "people familiar with the talks say".
+_POST_MODIFIERS = frozenset("in at from of with familiar close across inside outside".split())
+
+
+def _predicate_after(text: str, words: list[tuple[int, int, str]], head: int) -> int | None:
+    """The index of the verb the phrase headed at ``head`` is the subject of, if one follows.
+
+    Right after the head, or after a short modifier ("in Seoul", "familiar with the matter") that
+    no punctuation interrupts.
+    """
+
+    def opens(k: int) -> bool:
+        after = words[k + 1][2] if k + 1 < len(words) else ""
+        return _opens_predicate(words[k][2], after)
+
+    if opens(head + 1):
+        return head + 1
+    if words[head + 1][2].lower() not in _POST_MODIFIERS:
+        return None
+    for k in range(head + 2, min(head + 6, len(words))):
+        if re.search(r"[,;:()\"“”]", text[words[k - 1][1] : words[k][0]]):
+            return None
+        if opens(k) and k > head + 2:
+            return k
+    return None
+
+
+# Nouns for a body of people that take no plural ending ("Police said", "staff walked out").
+_COLLECTIVE = frozenset("people staff police personnel".split())
+_AGENT_SUFFIXES = ("ists", "ysts", "ers", "ors", "ians", "ants", "ents", "ees", "ives", "ats")
+
+
+def _names_people(plural: str) -> bool:
+    """Whether a plural noun names people: an agent noun ("analysts", "residents") or "people".
+
+    A plural noun that speaks ("nurses said") names people whatever its ending; this test is for
+    the ones that act.
+    """
+    return plural in _COLLECTIVE or plural.endswith(_AGENT_SUFFIXES)
+
+
+def _modifies(word: str) -> bool:
+    """Whether ``word`` can sit before a noun in its phrase: a quantity, an adjective, a name, a noun."""
+    lowered = word.lower()
+    if lowered in _QUANTIFIERS or lowered.isdigit():
+        return True
+    if word[:1].isupper():
+        return lowered not in _STOP_LEADING
+    found = lemmas(word)
+    return "ADJ" in found or ("NOUN" in found and "VERB" not in found)
+
+
+def _opens_predicate(word: str, after: str) -> bool:
+    """Whether ``word`` (then ``after``) starts a predicate: a verb form, an auxiliary or a modal."""
+    lowered = word.lower()
+    if lowered in AUXILIARIES or lowered in MODALS:
+        return True
+    lemma, tags = verb_forms(word)
+    return (bool(tags & {"VBD", "VBZ", "VB"}) and "NOUN" not in lemmas(word)) or lemma in REPORTING
 
 
 def _split_possessives(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -298,16 +573,40 @@ def _skip(text: str, sentence: Span, start: int, end: int, clusters: _Clusters) 
     key = _key(span)
     if span.isupper() and len(span) > 4 and text[end : end + 1] == ",":
         return True  # a dateline such as "SEOUL,"
-    if key in _COUNTRIES or key in _METONYMS:
+    if _country(span) is not None:
         return False
     known = key in clusters.by_key
-    located = _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start])
+    # "a setback for Justice Minister ...", "a letter to the Interior Ministry": a title or a body
+    # word makes the name an actor whatever preposition comes before it.
+    titled = any(t.lower().strip(".") in _TITLES | _GOVERNMENT | _ORGANIZATION for t in span.split())
+    located = _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]) and not titled
     if located and not known and not _ACCORDING_TO.search(text[max(0, start - 16) : start]):
         return True  # "in St. Petersburg": a place where something happens, not an actor
     first_word = text[sentence.start : end].lstrip("\"'“‘(").startswith(span)
-    # A single capitalized word opening a sentence is usually an ordinary word ("Ties", "Any").
+    # A single capitalized word opening a sentence is an ordinary word when English has it ("Ties",
+    # "Any"); a word the lexicon does not know is a name ("Putin met Xi").
     owner = clusters.surname_owner(key) or clusters.short_owner(key)
-    return first_word and " " not in span and not known and owner is None
+    ordinary = bool(lemmas(span)) or span.lower() in _STOP_LEADING
+    return first_word and " " not in span and not known and owner is None and ordinary
+
+
+def _country(name: str) -> str | None:
+    """The country a name is (its name or another spelling); "the North" stays with the article."""
+    return country(name.removeprefix("the ").removeprefix("The "))
+
+
+def _descriptor_words(tokens: list[str]) -> set[int]:
+    """Indices of words that describe rather than name: nationality ("North Korean", "Russian", "U.S.")."""
+    found: set[int] = set()
+    for i in range(len(tokens)):
+        pair = " ".join(tokens[i : i + 2]).strip("'’")
+        if i + 1 < len(tokens) and demonym_of(pair) is not None:
+            found |= {i, i + 1}
+        elif demonym_of(tokens[i].strip("'’")) is not None or (
+            "." in tokens[i] and country(tokens[i]) is not None
+        ):
+            found.add(i)
+    return found
 
 
 def _classify(text: str, start: int, end: int, clusters: _Clusters) -> ActorCandidate | None:
@@ -315,15 +614,15 @@ def _classify(text: str, start: int, end: int, clusters: _Clusters) -> ActorCand
     span = text[start:end]
     tokens = span.split()
     lowered = [t.lower().strip("'’") for t in tokens]
-    key = _key(span)
-    if key in _NOT_NAMES or all(t in _NOT_NAMES for t in lowered):
-        return None
-    if key in _COUNTRIES:
-        return clusters.add(_COUNTRIES[key], (start, end), "country")
-    if key in _METONYMS:
+    if resolve_date(span, _ANY_DAY) is not None:
+        return None  # "Monday", "September": a date, not an actor
+    if (state := _country(span)) is not None:
+        return clusters.add(state, (start, end), "country")
+    if (state := capital_of(span)) is not None:
+        # A capital standing for its government ("Pyongyang has denied"), not the city as a place.
         if _LOCATION_PREPOSITION.search(text[max(0, start - 8) : start]):
             return None
-        return clusters.add(_METONYMS[key], (start, end), "country")
+        return clusters.add(state, (start, end), "country")
     if lowered[-1] in _EVENT_NAMES:
         return None
     if lowered[-1] in _MEDIA or "news" in lowered:
@@ -333,25 +632,28 @@ def _classify(text: str, start: int, end: int, clusters: _Clusters) -> ActorCand
     if any(t in _ORGANIZATION for t in lowered):
         return clusters.add(span, (start, end), "organization")
     # "North Korean Foreign Minister Choe Son Hui": descriptor words, then the person's name.
-    last_title = max((i for i, t in enumerate(lowered) if t in _TITLES or t in _DEMONYMS), default=-1)
+    descriptive = _descriptor_words(tokens)
+    last_title = max((i for i, t in enumerate(lowered) if t in _TITLES or i in descriptive), default=-1)
     if last_title >= 0:
         has_title = any(t in _TITLES for t in lowered[: last_title + 1])
         if last_title == len(tokens) - 1 or (not has_title and last_title == len(tokens) - 2):
             return None  # a descriptor ("Russian President") or a demonym phrase ("Korean Peninsula")
         name_start = start + span.index(tokens[last_title + 1], len(" ".join(tokens[: last_title + 1])))
-        rest = _key(text[name_start:end])
-        if rest in _COUNTRIES or rest in _METONYMS:
+        rest = text[name_start:end]
+        if _country(rest) is not None or capital_of(rest) is not None:
             return _classify(text, name_start, end, clusters)
         title = " ".join(tokens[: last_title + 1]) if has_title else None
         return clusters.add(text[name_start:end], (name_start, end), "person" if has_title else None, title)
-    if len(tokens) == 1 and len(span) <= 2:
-        return None
+    if len(tokens) == 1 and len(span) <= 2 and not (span[:1].isupper() and span[1:].islower()):
+        return None  # an initial or a stray capital; "Xi" is a name
     if len(tokens) >= 2 and lowered[0] in _HONORIFICS:
         return clusters.add(span, (start, end), "person")
     if 2 <= len(tokens) <= 4 and all(_PERSONAL.fullmatch(t) for t in tokens):
         # With no organization, government or media word, a run of title-case words is most often a
         # person in news copy; the model may still be asked about the rest (single words, acronyms).
-        return clusters.add(span, (start, end), "person")
+        actor = clusters.add(span, (start, end), "person")
+        actor.shape_typed = actor.shape_typed or len(actor.spans) == 1
+        return actor
     return clusters.add(span, (start, end), None)
 
 
@@ -373,6 +675,17 @@ _ACCORDING = re.compile(r"^\s*according\s+to\s+[^,]{1,80},\s*", re.IGNORECASE)
 _ACCORDING_TAIL = re.compile(r",\s*according\s+to\s+[^,]{1,80}$", re.IGNORECASE)
 _DENYING = re.compile(r"\b(?:denied|denies|deny|rejected|rejects|dismissed)\b[^,;]*", re.IGNORECASE)
 _EDGE = " .,;:!?\"'\u201c\u201d\u2018\u2019"
+
+
+_FRAME = re.compile(r"^((?:[^,]\s*){1,70}?),\s+(?=\S)")
+_FRAME_OPENERS = ("whatever ", "whether ", "however ", "although ", "though ", "while ")
+
+
+def _has_finite_verb(phrase: str) -> bool:
+    if phrase.lower().startswith(_FRAME_OPENERS):
+        return False  # "Whatever the footage shows,": a frame, though it has a verb
+    words = (w.group() for w in _WORDS.finditer(phrase))
+    return any(verb_forms(w)[1] & {"VBD", "VBZ"} for w in words if w.islower())
 
 
 def claim_span(sentence: Span) -> tuple[int, int]:
@@ -408,21 +721,97 @@ def claim_span(sentence: Span) -> tuple[int, int]:
     return sentence.start + start, sentence.start + end
 
 
-def sentence_cues(sentence: Span) -> SentenceCues:
-    """Reporting verbs, hedges, denials and every event trigger of a sentence."""
+# A second verb of saying coordinated with the first: "condemned the deliveries and warned that ...",
+# "rejected the accusation, saying the plan was funded". Each is a claim of its own.
+_COORDINATED = re.compile(
+    r"(?:,\s*(?:and\s+)?|\s+and\s+|;\s*)(?:also\s+|later\s+)?(?=(?:said|saying|says|added|adding|warned|"
+    r"warning|insisted|insisting|argued|arguing|denied|denying|rejected|rejecting|dismissed|accused|"
+    r"called|calling|noted|noting|claimed|claiming|stressed|stressing)\b)",
+    re.IGNORECASE,
+)
+
+
+def claim_spans(sentence: Span, *, authored: bool = False) -> list[tuple[int, int]]:
+    """The content of each claim a sentence makes: one per coordinated verb of saying (``claim_span``).
+
+    ``authored``: the article's own assessment; a short introductory frame ("For Moscow, ...",
+    "Three years on, ...") is left out, as the guidelines say.
+    """
     text = sentence.text
-    # Every trigger, not only the first: one sentence often reports several events ("met ... and
-    # signed a deal").
+    if authored:
+        frame = _FRAME.match(text)
+        if frame is not None and not _has_finite_verb(frame.group(1)):
+            start = sentence.start + frame.end()
+            return [(start, sentence.start + len(text.rstrip(_EDGE)))]
+    if _QUOTED.search(text):
+        return [claim_span(sentence)]  # a quotation and its attribution are one claim
+    cuts = [m for m in _COORDINATED.finditer(text) if m.start() > 0]
+    if not cuts:
+        return [claim_span(sentence)]
+    spans = []
+    start = 0
+    for m in [*cuts, None]:
+        end = m.start() if m is not None else len(text)
+        piece = Span(sentence.start + start, sentence.start + end, text[start:end])
+        if piece.text.strip():
+            spans.append(claim_span(piece))
+        if m is not None:
+            start = m.end()
+    return spans
+
+
+def event_type(word: str, lemma: str = "") -> EventType:
+    """The type a trigger word (or its lemma) suggests: the type lexicon labels an event, never finds one."""
+    m = _TRIGGER.fullmatch(word) or (_TRIGGER.fullmatch(lemma) if lemma else None)
+    if m is not None:
+        return cast(EventType, next(k for k, v in m.groupdict().items() if v is not None))
+    return _TYPE_OF_LEMMA.get(lemma.lower(), "other")
+
+
+# Verbs by the kind of happening they usually report in news copy (labels, never discovery).
+_TYPE_LEMMAS: dict[EventType, str] = {
+    "meeting": "meet receive host gather convene confer negotiate discuss",
+    "visit": "visit fly ride travel arrive depart return tour drive sail head",
+    "agreement": "agree sign award license approve conclude settle ratify endorse accept",
+    "transfer": "supply ship deliver send transfer move export import smuggle provide give hand share",
+    "conflict": "attack fire shoot bomb strike kill wound invade clash fight shell raid hack breach",
+    "sanction": "fine sanction penalize penalise impose ban bar expel blacklist",
+    "legal": "arrest charge indict sentence convict acquit detain inspect sue try rule investigate "
+    "prosecute appeal testify summon probe audit review raid",
+    "election": "elect vote campaign poll nominate",
+    "protest": "protest march rally strike demonstrate picket boycott blockade occupy",
+    "economic": "buy sell acquire merge invest pay earn lose cut rise fall jump drop slump soar plunge "
+    "recover grow shrink hire fire lay raise borrow lend spend cost price trade offer bid divert "
+    "recall list float default",
+    "disaster": "collapse flood burn crash explode erupt sink derail",
+    "policy": "order pass adopt veto draft suspend reopen close overhaul reconsider enact decree "
+    "legislate regulate announce introduce scrap abolish repeal impose",
+}
+_TYPE_OF_LEMMA: dict[str, EventType] = {
+    lemma: kind for kind, listed in _TYPE_LEMMAS.items() for lemma in listed.split()
+}
+
+
+def sentence_cues(sentence: Span) -> SentenceCues:
+    """Reporting verbs, hedges, denials and every event trigger of a sentence.
+
+    Triggers are the predicates ``events`` finds likely (finite verbs, verbs after modals, nouns made
+    from verbs after a determiner), outside quotations (the speaker's words are the claim).
+    """
+    text = sentence.text
+    quoted = [(sentence.start + m.start(), sentence.start + m.end()) for m in _QUOTED.finditer(text)]
     triggers = tuple(
-        (
-            sentence.start + m.start(),
-            sentence.start + m.end(),
-            cast(EventType, next(k for k, v in m.groupdict().items() if v is not None)),
-        )
-        for m in _TRIGGER.finditer(text)
+        (c.start, c.end, event_type(text[c.start - sentence.start : c.end - sentence.start], c.lemma))
+        for c in event_candidates(sentence)
+        if c.likely and not any(lo <= c.start < hi for lo, hi in quoted)
     )
+    attributed = bool(_REPORTING.search(text)) or _reports(text)
+    unquoted = _QUOTED.sub(" ", text)
+    judged = bool(_FORECAST.search(unquoted)) or bool(_ASSESSMENT.match(unquoted))
+    authored = bool(_PASSIVE_HEDGE.search(text)) or (not attributed and not quoted and judged)
     return SentenceCues(
-        claim=bool(_REPORTING.search(text)),
+        claim=attributed or bool(quoted) or authored,
+        authored=authored,
         hedged=bool(_HEDGE.search(text)),
         denied=bool(_DENIAL.search(text)),
         triggers=triggers,

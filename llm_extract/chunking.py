@@ -47,7 +47,7 @@ from llm_extract.grounding import fold
 from llm_extract.schema import Actor, Claim, Event, Evidence, Participant
 from llm_extract.segment import sentences
 
-__all__ = ["MIN_CHUNK_CHARS", "Chunk", "merge_chunks", "plan_chunks"]
+__all__ = ["MIN_CHUNK_CHARS", "Chunk", "adopt_known", "known_so_far", "merge_chunks", "plan_chunks"]
 
 # Below this a chunk holds too few sentences to extract from, and sentence-sized cuts stop fitting.
 MIN_CHUNK_CHARS = 200
@@ -389,3 +389,47 @@ def _merge_group(actor_id: str, group: list[Actor]) -> Actor:
         aliases=aliases,
         mentions=[grounded[k] for k in sorted(grounded)] + list(unmatched.values()),
     )
+
+
+# --- names across chunks ---------------------------------------------------------------------------
+
+
+def known_so_far(
+    text: str, parts: list[tuple[Chunk, list[Actor], list[Event], list[Claim]]]
+) -> tuple[Actor, ...]:
+    """The actors of the chunks so far, merged, under ids K1, K2, ... for the next chunk to reuse."""
+    merged, _, _ = merge_chunks(text, parts)
+    return tuple(a.model_copy(update={"id": f"K{n}"}) for n, a in enumerate(merged, 1))
+
+
+def adopt_known(actors: list[Actor], known: tuple[Actor, ...]) -> list[Actor]:
+    """A chunk's actor listed under a known K id takes that actor's names, so merging joins the two."""
+    by_id = {a.id: a for a in known}
+    adopted = []
+    for actor in actors:
+        earlier = by_id.get(actor.id) or _owner_of_short_name(actor, known)
+        if earlier is not None:
+            names = dict.fromkeys([*earlier.aliases, actor.name, *actor.aliases])
+            names.pop(earlier.name, None)
+            actor = actor.model_copy(update={"name": earlier.name, "aliases": list(names)})
+        adopted.append(actor)
+    return adopted
+
+
+def _owner_of_short_name(actor: Actor, known: tuple[Actor, ...]) -> Actor | None:
+    """The one known person a one-word name belongs to: "Brekke" in a later chunk is "Ingrid Brekke".
+
+    A model reading one chunk names a person as that chunk does; the full name is in an earlier one.
+    Two known people with that word ("Sam Okafor", "Margaret Okafor") leave it alone.
+    """
+    words = actor.name.split()
+    if len(words) != 1 or actor.kind not in ("person", "other"):
+        return None
+    word = words[0].casefold()
+    owners = [a for a in known if a.kind == "person" and word in _first_and_last(a.name)]
+    return owners[0] if len(owners) == 1 else None
+
+
+def _first_and_last(name: str) -> tuple[str, ...]:
+    words = name.casefold().split()
+    return (words[0], words[-1]) if len(words) > 1 else ()

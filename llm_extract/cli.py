@@ -1,4 +1,8 @@
-"""The ``llm-extract`` command: a thin layer over the Python API."""
+"""The ``llm-extract`` command: a thin layer over the Python API.
+
+Commands import what they use when they run: ``llm-extract --help`` loads click and the settings
+only, and a ``rules`` extraction never loads the model client, scipy or rich's tables.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import dataclasses
 import gc
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -14,46 +19,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from llm_extract import (
-    Baseline,
-    BatchResult,
-    BatchSummary,
-    Document,
-    EvalReport,
-    ExtractError,
-    Extraction,
-    InputError,
-    Pricing,
-    __version__,
-    check_fixtures,
-    compare_baseline,
-    compare_html,
-    compare_markdown,
-    compare_table,
-    eval_html,
-    eval_markdown,
-    eval_table,
-    evaluate,
-    extract_batch,
-    list_prompts,
-    load_documents,
-    load_fixtures,
-    load_prompt,
-    make_baseline,
-    prompt_diff,
-    render_html,
-    rule_floor,
-    run_batch,
-    run_compare,
-    run_eval,
-)
-from llm_extract._config import Settings, choices
-from llm_extract.backends import LocalServer
-from llm_extract.output import render_json
+from llm_extract._config import DEFAULT_PROMPT, Settings, choices
+
+if TYPE_CHECKING:
+    from llm_extract import BatchResult, BatchSummary, EvalReport, Extraction, Pricing
+    from llm_extract.harness import Baseline
 
 # Options named like a field of Settings are settings: passed on when given, else resolved there.
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
@@ -89,8 +63,24 @@ def _model_options(command: F) -> F:
     return command
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from llm_extract import __version__
+
+    click.echo(f"llm-extract, version {__version__}")
+    ctx.exit()
+
+
 @click.group()
-@click.version_option(__version__, prog_name="llm-extract")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def main() -> None:
     """Grounded actors, events and claims from news articles."""
 
@@ -168,7 +158,10 @@ def extract(
     **options: Any,
 ) -> None:
     """Extract from FILE (.txt, .md, .json, .jsonl), every such file in DIR, or - (stdin)."""
-    from rich.console import Console
+    from llm_extract.documents import load_documents
+    from llm_extract.errors import ExtractError, InputError
+    from llm_extract.output import run_batch
+    from llm_extract.schema import Document
 
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
     fmt = _output_format(fmt, out)
@@ -181,7 +174,7 @@ def extract(
         documents = list(load_documents(source, published=published, errors=unreadable))
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    err = Console(stderr=True, soft_wrap=True)  # error lines stay whole for grep and logs
+    err = _Stderr()  # plain lines: whole for grep and logs, and no rich to load for a quick run
     for problem in unreadable:  # reported now; each also gets its error record, and the rest still runs
         err.print(f"error: {problem}", markup=False, highlight=False)
     items: list[Document | InputError] = [*documents, *unreadable]
@@ -194,10 +187,13 @@ def extract(
     }
     show = err.is_terminal if progress is None else progress
     failed: list[BatchResult] = []
+    latest: list[BatchSummary] = []
+    _load_the_client_unless_rules(settings)
     try:
         with _frozen_heap(), _warnings_to(err), _BatchProgress(err, len(items), enabled=show) as bar:
 
             def on_result(result: BatchResult, summary: BatchSummary) -> None:
+                latest[:] = [summary]
                 bar.update(result, summary)
                 if result.error:
                     failed.append(result)
@@ -217,6 +213,12 @@ def extract(
                 summary = _to_stdout(items, fmt, batch, on_result, single=len(documents) == 1)
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        if not out:
+            raise
+        done = latest[0].total if latest else 0
+        err.print(_how_to_resume(out, fmt, done, len(items)), markup=False, highlight=False)
+        sys.exit(130)
     if fmt == "json":
         for r in failed:
             if r.error:
@@ -228,6 +230,54 @@ def extract(
         err.print(f"{len(unreadable)} input item(s) could not be read (see above)", highlight=False)
     if summary.errors:
         sys.exit(1)
+
+
+def _load_the_client_unless_rules(settings: dict[str, Any]) -> None:
+    """Import the model client before the heap is frozen (``_frozen_heap``), unless no model runs.
+
+    A ``rules`` extraction never needs openai and instructor: it does not pay for importing them.
+    """
+    from llm_extract._config import resolve_settings
+    from llm_extract.errors import ConfigError
+
+    try:
+        rules = resolve_settings(**settings).strategy == "rules"
+    except ConfigError:
+        return  # the batch reports it
+    if not rules:
+        import llm_extract.client  # noqa: F401
+
+
+def _how_to_resume(out: str, fmt: str, done: int, total: int) -> str:
+    """What to tell a user who pressed Ctrl-C: what is kept, and the command that finishes the run."""
+    ctx = click.get_current_context()
+    command = ["llm-extract", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        source = ctx.get_parameter_source(param.name or "")
+        if source is not click.core.ParameterSource.COMMANDLINE or param.name in ("resume", "overwrite"):
+            continue
+        if isinstance(param, click.Argument):
+            command.append(str(value))
+        elif isinstance(param, click.Option):
+            flag = param.opts[0] if value or not param.secondary_opts else param.secondary_opts[0]
+            if param.is_flag:
+                command.append(flag)
+            else:
+                command += [flag, str(value)]
+    if fmt == "jsonl":
+        command.append("--resume")
+        how = f"the finished results are in {out}; to run the rest, resume with:"
+    else:
+        again = "they run again" if ctx.params.get("no_cache") else "they come from the cache, no model call"
+        how = (
+            f"the finished extractions are in {out}; run the same command again to finish (for the "
+            f"finished documents {again}), or write JSONL (--out x.jsonl) to be able to resume:"
+        )
+    line = " ".join(shlex.quote(part) for part in command)
+    if ctx.params.get("resume"):
+        return f"interrupted: {done} more document(s) finished; {how}\n  {line}"
+    return f"interrupted after {done} of {total} document(s); {how}\n  {line}"
 
 
 def _output_format(fmt: str | None, out: str | None) -> str:
@@ -269,6 +319,10 @@ def _to_stdout(
     single: bool,
 ) -> BatchSummary:
     """Run the batch to stdout: JSONL lines as each document finishes, or the JSON at the end."""
+    from llm_extract.batch import BatchSummary, extract_batch
+    from llm_extract.output import render_json
+    from llm_extract.schema import Document
+
     summary = BatchSummary()
     started = time.perf_counter()
     order = {d.id: i for i, d in enumerate(items) if isinstance(d, Document)}
@@ -322,6 +376,8 @@ def _frozen_heap() -> Iterator[None]:
 def _pricing(price_input: float | None, price_output: float | None) -> Pricing | None:
     if price_input is None and price_output is None:
         return None
+    from llm_extract import Pricing
+
     return Pricing(input_per_mtok=price_input or 0.0, output_per_mtok=price_output or 0.0)
 
 
@@ -338,14 +394,29 @@ def _report_summary(err: Any, summary: BatchSummary, total: int) -> None:
         err.print(f"{summary.errors} of {total} document(s) failed", highlight=False)
 
 
+class _Stderr:
+    """Lines on standard error, as they are (rich is loaded only to draw a progress bar)."""
+
+    def __init__(self) -> None:
+        self.is_terminal = sys.stderr.isatty()
+
+    def print(self, text: str, **_: Any) -> None:
+        click.echo(text, err=True)
+
+
 class _BatchProgress:
-    """A rich progress bar: done/total, docs/s, ETA, tokens, cost, errors (quiet when disabled)."""
+    """A rich progress bar: done/total, docs/s, ETA, tokens, cost, errors (nothing when disabled)."""
 
-    def __init__(self, console: Any, total: int, *, enabled: bool) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    def __init__(self, _console: Any, total: int, *, enabled: bool) -> None:
         self.enabled = enabled
         self.started = time.perf_counter()
+        self.progress: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        console = Console(stderr=True, soft_wrap=True)
         self.progress = Progress(
             TextColumn("extracting"),
             BarColumn(),
@@ -354,11 +425,12 @@ class _BatchProgress:
             TimeRemainingColumn(),
             TextColumn("{task.fields[stats]}"),
             console=console,
-            disable=not enabled,
         )
         self.task = self.progress.add_task("extract", total=total, rate="", stats="")
 
     def update(self, result: BatchResult, summary: BatchSummary) -> None:
+        if self.progress is None:
+            return
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         cost = "?" if summary.cost_usd is None else f"${summary.cost_usd:.4f}"
         self.progress.update(
@@ -372,11 +444,13 @@ class _BatchProgress:
             self.progress.console.print(message, markup=False, highlight=False)
 
     def __enter__(self) -> _BatchProgress:
-        self.progress.start()
+        if self.progress is not None:
+            self.progress.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.progress.stop()
+        if self.progress is not None:
+            self.progress.stop()
 
 
 @main.command()
@@ -386,6 +460,9 @@ class _BatchProgress:
 @click.option("--port", type=int, help="Port on 127.0.0.1 (default: a free one).")
 def serve(model_path: str | None, port: int | None) -> None:
     """Run the embedded llama.cpp server in the foreground until interrupted."""
+    from llm_extract.backends import LocalServer
+    from llm_extract.errors import ExtractError
+
     try:
         server = LocalServer(Path(model_path) if model_path else None, port=port)
         with server:
@@ -405,6 +482,8 @@ def serve(model_path: str | None, port: int | None) -> None:
 @click.argument("directory", type=click.Path(file_okay=False), default="evals/fixtures")
 def check_fixtures_command(directory: str) -> None:
     """Check eval fixtures: each parses, each gold quote is at its offsets, each id resolves."""
+    from llm_extract import ExtractError, check_fixtures
+
     bad = 0
     try:
         for path, problems in check_fixtures(directory):
@@ -444,6 +523,8 @@ def _thresholds(values: tuple[str, ...]) -> dict[tuple[str, str], float]:
 
 def _read_predictions(path: str) -> list[Extraction]:
     """Extractions from a JSONL of extractions or of batch results (error lines score as misses)."""
+    from llm_extract import BatchResult, Extraction
+
     predictions: list[Extraction] = []
     seen: dict[str, int] = {}
     try:
@@ -474,12 +555,18 @@ def _read_predictions(path: str) -> list[Extraction]:
     return predictions
 
 
-def _print_table(table: Any) -> None:
+def _print_table(render: Callable[[int], Any]) -> None:
+    """Print ``render(width)`` to stdout, fitted to the terminal.
+
+    Piped output has no terminal width: it gets 170 columns (every column, readable in CI logs)
+    unless COLUMNS says otherwise.
+    """
     from rich.console import Console
 
     out = Console()
-    # Piped output has no terminal width; keep the table readable in CI logs instead of 80 columns.
-    (out if out.is_terminal else Console(width=170)).print(table)
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        out = Console(width=170)
+    out.print(render(out.width))
 
 
 def _write_outputs(console: Any, *outputs: tuple[str | None, Callable[[], str]]) -> None:
@@ -504,6 +591,12 @@ def _check_writable(*paths: str | None) -> None:
             raise click.BadParameter(f"{path}: its directory does not exist")
 
 
+_SPLIT_HELP = (
+    "Fixtures to score: dev (the files in --fixtures), test (its test/ folder), or all (each split "
+    "on its own, then together)."
+)
+
+
 @main.command("eval")
 @click.option("--prompt", help="Prompt version to evaluate, e.g. news@v1 (LLM_EXTRACT_PROMPT).")
 @click.option(
@@ -513,6 +606,11 @@ def _check_writable(*paths: str | None) -> None:
     show_default=True,
     help="Directory of labelled fixture files (any directory in the documented format).",
 )
+@click.option(
+    "--split",
+    type=click.Choice(["dev", "test", "all"]),
+    help=f"{_SPLIT_HELP} Default: all; with --from-json, the saved run (or one split of it).",
+)
 @_model_options
 @click.option(
     "--predictions",
@@ -520,14 +618,24 @@ def _check_writable(*paths: str | None) -> None:
     help="Score this JSONL of extractions instead of running a model.",
 )
 @click.option(
+    "--from-json",
+    "from_json",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Read a report saved with --json instead of running anything: print it, write --report, "
+    "--markdown or --write-baseline from it, and apply the gates.",
+)
+@click.option(
     "--min-f1",
     "min_f1",
     multiple=True,
     metavar="TYPE[.partial]=X",
-    help="Fail (exit 1) when a type's micro F1 is below X (0-1), e.g. events=0.2 or claims.partial=0.3.",
+    help="Fail (exit 1) when a type's micro F1 over the run (every split together) is below X (0-1), "
+    "e.g. events=0.2 or claims.partial=0.3.",
 )
 @click.option(
-    "--baseline", type=click.Path(dir_okay=False, exists=True), help="Fail on a drop below this baseline."
+    "--baseline",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Fail on a drop below this baseline (on the split it was made on).",
 )
 @click.option("--write-baseline", type=click.Path(dir_okay=False), help="Write this run as a baseline file.")
 @click.option("--report", type=click.Path(dir_okay=False), help="Write a standalone HTML report here.")
@@ -542,12 +650,18 @@ def _check_writable(*paths: str | None) -> None:
     help="Also score the no-model rules strategy on the same fixtures, for comparison.",
 )
 @click.option(
+    "--concurrency", type=click.IntRange(1, 512), default=4, show_default=True, help="Documents at once."
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option(
     "--price-input", type=click.FloatRange(min=0), help="USD per million prompt tokens, for the cost column."
 )
 @click.option("--price-output", type=click.FloatRange(min=0), help="USD per million completion tokens.")
 def eval_command(
     fixtures: str,
+    split: str | None,
     predictions: str | None,
+    from_json: str | None,
     min_f1: tuple[str, ...],
     baseline: str | None,
     write_baseline: str | None,
@@ -557,31 +671,39 @@ def eval_command(
     price_input: float | None,
     price_output: float | None,
     floor: bool,
+    concurrency: int,
+    no_cache: bool,
     **options: Any,
 ) -> None:
-    """Score a prompt version against hand-labelled fixtures; exit 1 when a gate fails."""
+    """Score a prompt version against hand-labelled fixtures; exit 1 when a gate fails.
+
+    Documents already extracted with the same settings come from the result cache (as for extract
+    and compare), so a second eval, say with --report, costs no model call.
+    """
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import Progress
+
+    from llm_extract import ExtractError, eval_html, eval_markdown, make_baseline, run_eval
+    from llm_extract.harness import score_predictions
 
     gates = _thresholds(min_f1)
     _check_writable(report, json_out, markdown, write_baseline)
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
+    if from_json:
+        _refuse_with_saved_report(predictions=predictions, settings=settings, options=options)
+    elif predictions and settings:
+        raise click.UsageError(
+            f"--predictions scores saved extractions: no model runs to take {_names(settings)}"
+        )
     pricing = _pricing(price_input, price_output)
     console = Console(stderr=True, soft_wrap=True)
-    reference = None
-    if baseline:
-        # Read before the run: a bad baseline file must not waste a paid run.
-        try:
-            reference = Baseline.model_validate_json(Path(baseline).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise click.BadParameter(f"{baseline}: not a baseline file: {str(exc).splitlines()[0]}") from exc
+    reference = _read_baseline(baseline)  # before the run: a bad baseline file must not waste a paid run
     try:
-        items = load_fixtures(fixtures)
-        if predictions:
-            result: EvalReport = evaluate(_read_predictions(predictions), items)
-            result = result.model_copy(
-                update={"fixtures": fixtures, "floor": rule_floor(items) if floor else None}
+        if from_json:
+            result = _saved_report(from_json, split)
+        elif predictions:
+            result = score_predictions(
+                _read_predictions(predictions), fixtures, split=_split(split), floor=floor
             )
             missing = [d.id for d in result.documents if d.predicted is None]
             if missing:
@@ -590,24 +712,20 @@ def eval_command(
                     markup=False,
                 )
         else:
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task("extracting", total=len(items))
-
-                def advance(fixture: Any, _result: Any, error: ExtractError | None) -> None:
-                    if error is not None:
-                        # Error text holds [brackets] and raw model output: never rich markup.
-                        progress.console.print(
-                            f"[red]failed[/red] {escape(fixture.id)}: {escape(str(error))}"
-                        )
-                    progress.advance(task)
-
+            with _EvalProgress(console, _fixture_count(fixtures, _split(split))) as progress:
                 result = run_eval(
-                    fixtures=items, pricing=pricing, floor=floor, on_document=advance, **settings
+                    fixtures=fixtures,
+                    split=_split(split),
+                    pricing=pricing,
+                    floor=floor,
+                    cache=not no_cache,
+                    concurrency=concurrency,
+                    on_document=progress.advance,
+                    **settings,
                 )
-            result = result.model_copy(update={"fixtures": fixtures})
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_table(eval_table(result))
+    _print_table(lambda width: _eval_table(result, width))
     _write_outputs(
         console,
         (json_out, lambda: result.model_dump_json(indent=2)),
@@ -615,6 +733,72 @@ def eval_command(
         (report, lambda: eval_html(result)),
         (write_baseline, lambda: make_baseline(result).model_dump_json(indent=2) + "\n"),
     )
+    failures = _gate_failures(result, gates, reference)
+    for failure in failures:
+        console.print(f"[red]gate failed[/red]: {escape(failure)}")
+    if failures:
+        sys.exit(1)
+
+
+def _split(split: str | None) -> Any:
+    """The split to run: as given, else all (every split the fixture directory has)."""
+    return split or "all"
+
+
+def _names(settings: dict[str, Any]) -> str:
+    return ", ".join("--" + name.replace("_", "-") for name in sorted(settings))
+
+
+def _refuse_with_saved_report(*, predictions: str | None, settings: dict[str, Any], options: Any) -> None:
+    """--from-json runs nothing: an option that would change a run is a mistake, not a no-op."""
+    if predictions:
+        raise click.UsageError("give --from-json or --predictions, not both")
+    ignored = {k: v for k, v in settings.items()}
+    if options.get("model_path"):
+        ignored["model_path"] = options["model_path"]
+    ctx = click.get_current_context()
+    for name in ("fixtures", "no_cache", "concurrency", "price_input", "price_output", "floor"):
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            ignored[name] = True
+    if ignored:
+        raise click.UsageError(f"--from-json reads a saved report and runs nothing: drop {_names(ignored)}")
+
+
+def _saved_report(path: str, split: str | None) -> EvalReport:
+    """A report saved with ``--json``; with ``split``, the part of it for that split."""
+    from llm_extract import EvalReport
+
+    try:
+        saved = EvalReport.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise click.BadParameter(f"{path}: not a report saved with --json: {first}") from exc
+    if split is None or split == saved.split:
+        return saved
+    part = saved.for_split(split)
+    if part is None:
+        have = saved.split or "no split recorded"
+        raise click.BadParameter(f"{path} holds no {split} split (it holds {have})")
+    return part
+
+
+def _read_baseline(path: str | None) -> Baseline | None:
+    if not path:
+        return None
+    from llm_extract import Baseline
+
+    try:
+        return Baseline.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise click.BadParameter(f"{path}: not a baseline file: {str(exc).splitlines()[0]}") from exc
+
+
+def _gate_failures(
+    result: EvalReport, gates: dict[tuple[str, str], float], reference: Baseline | None
+) -> list[str]:
+    """Why the run fails its gates: an F1 under --min-f1 (over the whole run), a drop below --baseline."""
+    from llm_extract import compare_baseline
+
     failures = [
         f"{t} {scheme} F1 {result.f1(t, 'partial' if scheme == 'partial' else 'strict'):.3f} < {x:.3f}"
         for (t, scheme), x in gates.items()
@@ -622,10 +806,54 @@ def eval_command(
     ]
     if reference is not None:
         failures += compare_baseline(result, reference)
-    for failure in failures:
-        console.print(f"[red]gate failed[/red]: {escape(failure)}")
-    if failures:
-        sys.exit(1)
+    return failures
+
+
+def _fixture_count(directory: str, split: str) -> int | None:
+    """How many fixture files a run will read (for the progress bar); None when unknown."""
+    from llm_extract.fixtures import fixture_splits, split_directory
+
+    try:
+        names = fixture_splits(directory) if split == "all" else [split]
+        return sum(
+            1 for n in names for p in split_directory(directory, n).iterdir() if p.suffix in (".yaml", ".yml")
+        )
+    except Exception:  # noqa: BLE001 (a count for a progress bar; the run reports the real problem)
+        return None
+
+
+class _EvalProgress:
+    """A transient progress bar over the documents of an eval (or both sides of a comparison)."""
+
+    def __init__(self, console: Any, total: int | None, label: str = "extracting") -> None:
+        from rich.progress import Progress
+
+        self.progress = Progress(console=console, transient=True)
+        self.task = self.progress.add_task(label, total=total)
+
+    def advance(self, fixture: Any, _result: Any, error: Exception | None, side: str = "") -> None:
+        from rich.markup import escape
+
+        if error is not None:
+            # Error text holds [brackets] and raw model output: never rich markup.
+            where = f"{side} " if side else ""
+            self.progress.console.print(
+                f"[red]failed[/red] {where}{escape(fixture.id)}: {escape(str(error))}"
+            )
+        self.progress.advance(self.task)
+
+    def __enter__(self) -> _EvalProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.progress.stop()
+
+
+def _eval_table(result: EvalReport, width: int) -> Any:
+    from llm_extract import eval_table
+
+    return eval_table(result, width=width)
 
 
 @main.command("compare")
@@ -638,6 +866,13 @@ def eval_command(
     show_default=True,
     help="Directory of labelled fixture files.",
 )
+@click.option(
+    "--split",
+    type=click.Choice(["dev", "test", "all"]),
+    default="dev",
+    show_default=True,
+    help=f"{_SPLIT_HELP} Prompts are tuned on dev; test is held out.",
+)
 @_model_options
 @click.option("--model-b", help="Model for B (default: the same as A), to compare models.")
 @click.option("--base-url-b", help="Endpoint for B (default: the same as A).")
@@ -646,7 +881,11 @@ def eval_command(
     "--markdown", type=click.Path(dir_okay=False), help="Write a Markdown summary (for a PR comment)."
 )
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the comparison as JSON.")
-@click.option("--fail-if-worse", is_flag=True, help="Exit 1 when B is significantly worse on any type's F1.")
+@click.option(
+    "--fail-if-worse",
+    is_flag=True,
+    help="Exit 1 when B is significantly worse on any type's F1 (over the run, every split together).",
+)
 @click.option(
     "--threshold", type=click.FloatRange(0, 1), default=0.0, show_default=True, help="F1 drop that counts."
 )
@@ -656,11 +895,15 @@ def eval_command(
 @click.option(
     "--resamples", type=click.IntRange(100), default=2000, show_default=True, help="Bootstrap resamples."
 )
+@click.option(
+    "--concurrency", type=click.IntRange(1, 512), default=4, show_default=True, help="Documents at once."
+)
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
 def compare_command(
     prompt_a: str,
     prompt_b: str | None,
     fixtures: str,
+    split: str,
     model_b: str | None,
     base_url_b: str | None,
     report: str | None,
@@ -670,13 +913,15 @@ def compare_command(
     threshold: float,
     alpha: float,
     resamples: int,
+    concurrency: int,
     no_cache: bool,
     **options: Any,
 ) -> None:
     """Compare prompt version B with A (or one prompt on two models) over the same fixtures."""
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import Progress
+
+    from llm_extract import ExtractError, compare_html, compare_markdown, compare_table, run_compare
 
     _check_writable(report, markdown, json_out)
     if prompt_b is None and model_b is None and base_url_b is None:
@@ -685,32 +930,24 @@ def compare_command(
     settings_b = {k: v for k, v in (("model", model_b), ("base_url", base_url_b)) if v is not None}
     console = Console(stderr=True, soft_wrap=True)
     try:
-        items = load_fixtures(fixtures)
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("extracting A and B", total=2 * len(items))
-
-            def advance(side: str, fixture: Any, _result: Any, error: ExtractError | None) -> None:
-                if error is not None:
-                    progress.console.print(
-                        f"[red]failed[/red] {side} {escape(fixture.id)}: {escape(str(error))}"
-                    )
-                progress.advance(task)
-
+        count = _fixture_count(fixtures, split)
+        with _EvalProgress(console, None if count is None else 2 * count, "extracting A and B") as progress:
             comparison = run_compare(
                 prompt_a,
                 prompt_b,
-                items,
+                fixtures,
+                split=_split(split),
                 settings_b=settings_b,
                 cache=not no_cache,
+                concurrency=concurrency,
                 resamples=resamples,
                 alpha=alpha,
-                on_document=advance,
+                on_document=lambda side, f, r, e: progress.advance(f, r, e, side),
                 **settings,
             )
-        comparison.fixtures = fixtures
     except (ExtractError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    _print_table(compare_table(comparison))
+    _print_table(lambda _width: compare_table(comparison))
     _write_outputs(
         console,
         (markdown, lambda: compare_markdown(comparison)),
@@ -731,11 +968,25 @@ def prompts_group() -> None:
 
 @prompts_group.command("list")
 def prompts_list() -> None:
-    """Every prompt version available, with its hash and description."""
+    """Every prompt version available, with its hash and description; (default) marks the default."""
+    import textwrap
+
+    from llm_extract import ExtractError, list_prompts, load_prompt
+    from llm_extract._config import resolve_settings
+
+    try:
+        default = resolve_settings().prompt
+    except ExtractError:
+        default = DEFAULT_PROMPT
     try:
         for ref in list_prompts():
             prompt = load_prompt(ref)
-            click.echo(f"{ref}\t{prompt.content_hash}\t{prompt.description.splitlines()[0][:80]}")
+            described = " ".join(prompt.description.split())
+            if ref == default or str(prompt.path) == default:
+                described = f"(default) {described}"
+            # Whole words only: a cut description ends with an ellipsis.
+            described = textwrap.shorten(described, width=90, placeholder=" …")
+            click.echo(f"{ref}\t{prompt.content_hash}\t{described}")
     except ExtractError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -744,6 +995,8 @@ def prompts_list() -> None:
 @click.argument("ref")
 def prompts_show(ref: str) -> None:
     """Print a prompt file (by name@version), after validating it."""
+    from llm_extract import ExtractError, load_prompt
+
     try:
         prompt = load_prompt(ref)
     except ExtractError as exc:
@@ -757,6 +1010,8 @@ def prompts_show(ref: str) -> None:
 @click.argument("ref_b")
 def prompts_diff(ref_a: str, ref_b: str) -> None:
     """A unified diff of two prompt versions."""
+    from llm_extract import ExtractError, load_prompt, prompt_diff
+
     try:
         a, b = load_prompt(ref_a), load_prompt(ref_b)
     except ExtractError as exc:
@@ -810,6 +1065,8 @@ def view_command(
     results: str, documents: str | None, out: str | None, open_browser: bool, title: str
 ) -> None:
     """Write one standalone HTML page showing a results JSONL (or an extraction JSON) over its articles."""
+    from llm_extract import BatchResult, ExtractError, Extraction, load_documents, render_html
+
     items: list[BatchResult | Extraction] = []
     try:
         raw = sys.stdin.buffer.read() if results == "-" else Path(results).read_bytes()

@@ -37,7 +37,6 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import openai
@@ -54,21 +53,12 @@ from tenacity.wait import wait_base
 
 from llm_extract.errors import ModelOutputError, TransportError
 from llm_extract.schema import Usage
+from llm_extract.stats import CallStats
 
 __all__ = ["CallStats", "ModelClient", "RateLimiter", "is_transient"]
 
 T = TypeVar("T", bound=BaseModel)
 _MAX_WAIT = 60.0
-
-
-@dataclass
-class CallStats:
-    """Counters for one document: tokens, requests, re-asks, transport retries."""
-
-    usage: Usage = field(default_factory=Usage)
-    model_calls: int = 0
-    attempts: int = 0
-    transport_retries: int = 0
 
 
 _STATS: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("llm_extract_stats", default=None)

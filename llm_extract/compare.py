@@ -25,13 +25,14 @@ import itertools
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
-from scipy.stats import DegenerateDataWarning, bootstrap
 
 from llm_extract.evaluate import FIELDS, ITEM_TYPES, DocumentEval, EvalReport, micro_statistic, prf
+
+if TYPE_CHECKING:  # numpy and scipy load when a comparison is computed, not with the package
+    import numpy as np
 
 __all__ = ["Comparison", "Delta", "DocumentChange", "RunSummary", "compare_reports", "paired_test"]
 
@@ -90,6 +91,7 @@ class Comparison(BaseModel):
     a: RunSummary
     b: RunSummary
     fixtures: str | None = None
+    split: str | None = Field(None, description="dev, test, all (both, see parts), or None")
     documents: list[str]
     f1: dict[str, dict[str, Delta]] = Field(description="type -> strict/partial -> delta")
     fields: dict[str, dict[str, Delta]] = Field(description="type -> field -> accuracy delta")
@@ -99,6 +101,9 @@ class Comparison(BaseModel):
     alpha: float = 0.05
     resamples: int = 2000
     seed: int = 20241117
+    parts: list[Comparison] = Field(
+        default_factory=list, description="split all: each split compared on its own"
+    )
 
     def worse(self, threshold: float = 0.0, alpha: float | None = None) -> list[str]:
         """Each type and scheme whose F1 B lost by more than ``threshold`` with ``p < alpha``."""
@@ -117,6 +122,8 @@ _micro_f1 = micro_statistic("f1", 0.5)
 
 
 def _accuracy(correct: Any, total: Any, axis: int = -1) -> Any:
+    import numpy as np
+
     n = np.sum(total, axis=axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(n > 0, np.sum(correct, axis=axis) / np.maximum(n, 1), np.nan)
@@ -134,6 +141,9 @@ def paired_test(
 
     ``statistic`` takes the arrays and an ``axis`` and sums over it (a micro score).
     """
+    import numpy as np
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
     n = len(a[0])
     score_a, score_b = float(statistic(*a, axis=-1)), float(statistic(*b, axis=-1))
     if np.isnan(score_a) or np.isnan(score_b):
@@ -170,6 +180,8 @@ def paired_test(
 
 
 def _num(value: Any) -> float | None:
+    import numpy as np
+
     value = float(value)
     return None if np.isnan(value) else value
 
@@ -183,6 +195,8 @@ def _permutation_p(
     resamples: int,
     seed: int,
 ) -> float:
+    import numpy as np
+
     n = len(a[0])
     if n <= _EXACT_UP_TO:
         swaps = np.array(list(itertools.product((False, True), repeat=n)), dtype=bool)
@@ -200,6 +214,8 @@ def _permutation_p(
 
 
 def _count_arrays(documents: list[DocumentEval], item_type: str, scheme: Scheme) -> tuple[np.ndarray, ...]:
+    import numpy as np
+
     counts = [d.counts[item_type] for d in documents]
     full = [c.strict if scheme == "strict" else c.exact for c in counts]
     half = [0 if scheme == "strict" else c.partial for c in counts]
@@ -210,6 +226,8 @@ def _count_arrays(documents: list[DocumentEval], item_type: str, scheme: Scheme)
 
 
 def _field_arrays(documents: list[DocumentEval], item_type: str, name: str) -> tuple[np.ndarray, ...]:
+    import numpy as np
+
     scores = [d.fields[item_type][name] for d in documents]
     return np.array([s.correct for s in scores], dtype=float), np.array(
         [s.total for s in scores], dtype=float
@@ -363,6 +381,7 @@ def compare_reports(
         a=_summary(a),
         b=_summary(b),
         fixtures=a.fixtures,
+        split=a.split,
         documents=[d.id for d in docs_a],
         f1=f1,
         fields=fields,

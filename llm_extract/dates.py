@@ -134,10 +134,35 @@ def _weekday(m: re.Match[str], published: date | None, lenient: bool) -> _Value 
         delta = (target - today - 1) % 7 + 1
     elif mod == "this":
         delta = target - today  # the named day of the publication's Monday-to-Sunday week
+    elif _future(m):
+        # "will meet on Monday", "runs from Wednesday to Friday": the next such day (GUIDELINES, Dates).
+        delta = (target - today) % 7
     else:
         # News convention: a bare weekday is the most recent one, the publication day included.
         delta = -((today - target) % 7)
     return (published + timedelta(days=delta)).isoformat(), "day", True
+
+
+# Words before a weekday, in its clause, that put it ahead: a future or a schedule, or a range.
+_AHEAD = re.compile(
+    r"\b(?:will|shall|'ll|is\s+(?:due|set|scheduled|expected)\s+to|are\s+(?:due|set|scheduled|expected)\s+to|"
+    r"plans?\s+to|planned|scheduled|upcoming|next|runs?|opens?|starts?|begins?)\b[^.;!?]*$",
+    re.IGNORECASE,
+)
+_RANGE_START = re.compile(r"\bfrom\s+$", re.IGNORECASE)
+_PAST = re.compile(
+    r"\b(?:was|were|had|did|ran|opened|started|began|ended|held|met)\b[^.;!?]*$", re.IGNORECASE
+)
+
+
+def _future(m: re.Match[str]) -> bool:
+    """Whether the clause a weekday sits in speaks of the future ("will meet on Monday", "from ... to")."""
+    before = m.string[max(0, m.start() - 120) : m.start()]
+    clause = re.split(r"[.;!?\n]", before)[-1]
+    if _RANGE_START.search(clause) and not _PAST.search(clause):
+        return True
+    ahead = _AHEAD.search(clause)
+    return ahead is not None and not _PAST.search(clause[ahead.start() :])
 
 
 def _period(m: re.Match[str], published: date | None, lenient: bool) -> _Value | None:

@@ -105,6 +105,11 @@ def load_documents(
         else:
             yield _document("<stdin>", {"text": text, "published": when})
         return
+    if re.match(r"^[a-z][a-z0-9+.-]*://", str(source), re.IGNORECASE):
+        raise InputError(
+            f"{source}: a URL; llm-extract reads files and fetches nothing. Save the page first "
+            "(e.g. curl -o page.html URL) and give the file"
+        )
     path = Path(source)
     if path.is_dir():
         suffixes = TEXT_SUFFIXES + _HTML_SUFFIXES + _JSON_SUFFIXES

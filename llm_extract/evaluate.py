@@ -40,15 +40,21 @@ counts when any of its mentions does.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    computed_field,
+    field_serializer,
+    model_validator,
+)
 from rapidfuzz import fuzz
-from scipy.optimize import linear_sum_assignment
-from scipy.stats import bootstrap
 
 from llm_extract.fixtures import Fixture, GoldLabels
 from llm_extract.grounding import fold, verify
@@ -68,6 +74,7 @@ __all__ = [
     "Scores",
     "Similarity",
     "TypeReport",
+    "combine_reports",
     "evaluate",
     "match_items",
     "micro_statistic",
@@ -190,6 +197,7 @@ class DocumentEval(BaseModel):
 
     id: str
     domain: str = "unspecified"
+    split: str | None = Field(None, description="the fixture split the document belongs to: dev or test")
     text: str
     gold: GoldLabels
     predicted: Extraction | None = None
@@ -205,6 +213,10 @@ class Floor(BaseModel):
 
     f1: dict[str, dict[str, float]] = Field(description="type -> strict/partial -> micro F1")
     fields: dict[str, dict[str, float | None]] = Field(description="type -> field -> accuracy")
+    candidate_recall: dict[str, float] = Field(
+        default_factory=dict,
+        description="type -> share of gold items some candidate covers: the ceiling of choosing among them",
+    )
 
     @classmethod
     def of(cls, report: EvalReport) -> Floor:
@@ -216,13 +228,21 @@ class Floor(BaseModel):
 
 
 class EvalReport(BaseModel):
-    """Scores of one run over a set of fixtures, per type, with the documents behind them."""
+    """Scores of one run over a set of fixtures, per type, with the documents behind them.
+
+    ``split`` says which fixtures were scored: ``dev`` (the files directly in the fixture directory),
+    ``test`` (its ``test/`` folder), ``all`` (both: ``parts`` then holds each split's own report,
+    scored on its own, and this report scores them together), or None (a directory or a list of
+    fixtures given as such). Saved as JSON, the parts leave out their documents, which are this
+    report's documents of that split; loading puts them back.
+    """
 
     prompt: str | None = None
     prompt_hash: str | None = None
     model: str | None = None
     strategy: str | None = None
     fixtures: str | None = None
+    split: str | None = Field(None, description="dev, test, all (both, see parts), or None")
     config: MatchConfig = Field(default_factory=MatchConfig)
     types: dict[str, TypeReport]
     documents: list[DocumentEval]
@@ -232,11 +252,43 @@ class EvalReport(BaseModel):
     latency_s: float = 0.0
     wall_time_s: float | None = None
     floor: Floor | None = Field(None, description="the rules strategy on the same fixtures")
+    parts: list[EvalReport] = Field(
+        default_factory=list, description="split all: the report of each split, scored on its own"
+    )
 
     def f1(self, item_type: str, scheme: Literal["strict", "partial"] = "strict") -> float:
         """Micro F1 of one item type under one scheme."""
         report = self.types[item_type]
         return (report.strict if scheme == "strict" else report.partial).f1.value
+
+    def for_split(self, split: str) -> EvalReport | None:
+        """The report of one split: this one, one of its parts, or None when the run did not score it."""
+        if self.split == split:
+            return self
+        return next((p for p in self.parts if p.split == split), None)
+
+    @field_serializer("parts")
+    def _parts_without_documents(self, parts: list[EvalReport], info: SerializationInfo) -> list[Any]:
+        # A part's documents are this report's documents of its split: saved once, not twice.
+        return [p.model_dump(mode=info.mode, exclude={"documents"}) for p in parts]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _documents_back_into_parts(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("parts"):
+            return data
+        documents = data.get("documents") or []
+
+        def split_of(doc: Any) -> Any:
+            return doc.get("split") if isinstance(doc, dict) else getattr(doc, "split", None)
+
+        parts = [
+            {**p, "documents": [d for d in documents if split_of(d) == p.get("split")]}
+            if isinstance(p, dict) and "documents" not in p
+            else p
+            for p in data["parts"]
+        ]
+        return {**data, "parts": parts}
 
 
 def prf(correct: float, predicted: int, gold: int) -> tuple[float, float, float]:
@@ -252,8 +304,15 @@ def prf(correct: float, predicted: int, gold: int) -> tuple[float, float, float]
 # --- similarity ---
 
 
+@functools.lru_cache(maxsize=65536)
+def _folded(text: str) -> str:
+    """``fold(text).text``, once per text: matching compares every gold item with every prediction."""
+    return fold(text).text
+
+
+@functools.lru_cache(maxsize=65536)
 def _norm_name(name: str) -> str:
-    text = fold(name).text
+    text = _folded(name)
     text = re.sub(r"'s\b", "", text)
     text = re.sub(r"[^\w]+", " ", text).strip()
     return re.sub(r"^the ", "", text)
@@ -301,6 +360,9 @@ def match_items(
     """Optimal one-to-one pairs (gold index, predicted index, similarity) among eligible pairs."""
     if not gold or not predicted:
         return []
+    import numpy as np  # numpy and scipy load when scoring starts, not with the package
+    from scipy.optimize import linear_sum_assignment
+
     table = [[similarity(g, p) for p in predicted] for g in gold]
     # Lexicographic weights: most exact pairs first (an identical span is never traded away, as in
     # nervaluate), then most eligible pairs, then the highest total similarity (each score <= 1).
@@ -351,7 +413,7 @@ class _DocScorer:
 
     def _claim(self, g: Claim, p: Claim) -> Similarity:
         eligible, exact, iou = self._spans(g.evidence, p.evidence)
-        statement = fuzz.token_set_ratio(fold(g.statement).text, fold(p.statement).text) / 100
+        statement = fuzz.token_set_ratio(_folded(g.statement), _folded(p.statement)) / 100
         same_claimant = g.claimant == self._mapped(p.claimant)
         score = 0.5 * iou + 0.25 * statement + 0.25 * same_claimant
         return Similarity(eligible, exact, same_claimant, score)
@@ -446,6 +508,8 @@ def micro_statistic(kind: str, weight: float) -> Callable[..., Any]:
     index = {"precision": 0, "recall": 1, "f1": 2}[kind]
 
     def statistic(full: Any, partial: Any, predicted: Any, gold: Any, axis: int = -1) -> Any:
+        import numpy as np
+
         hit = np.sum(full, axis=axis) + weight * np.sum(partial, axis=axis)
         act, pos = np.sum(predicted, axis=axis), np.sum(gold, axis=axis)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -463,6 +527,9 @@ def _hits(counts: Counts, scheme: Literal["strict", "partial"]) -> tuple[int, in
 
 
 def _scores(per_doc: list[Counts], scheme: Literal["strict", "partial"], config: MatchConfig) -> Scores:
+    import numpy as np
+    from scipy.stats import bootstrap
+
     weight = 0.5
     total = sum(per_doc, Counts())
     full, half = _hits(total, scheme)
@@ -516,6 +583,62 @@ def evaluate(
     if unknown:
         raise ValueError(f"predictions for documents with no gold: {', '.join(sorted(unknown))}")
     documents = [_score_document(f, by_id.get(f.id), errors.get(f.id), config) for f in fixtures]
+    usage = sum((d.predicted.metadata.usage for d in documents if d.predicted), Usage())
+    latency = sum(d.predicted.metadata.latency_s for d in documents if d.predicted)
+    first = next((d.predicted.metadata for d in documents if d.predicted), None)
+    return EvalReport(
+        prompt=f"{first.prompt_name}@{first.prompt_version}" if first else None,
+        prompt_hash=first.prompt_hash if first else None,
+        model=first.model if first else None,
+        strategy=first.strategy if first else None,
+        config=config,
+        types=_types(documents, config),
+        documents=documents,
+        errors=sum(1 for d in documents if d.error or d.predicted is None),
+        usage=usage,
+        latency_s=round(latency, 3),
+    )
+
+
+def combine_reports(
+    parts: Sequence[EvalReport], *, split: str = "all", floor: Floor | None = None
+) -> EvalReport:
+    """One report over the documents of several (each split's), scored together; ``parts`` keeps each.
+
+    Tokens, cost, time and failures add up; the scores are computed again over all the documents
+    (an F1 of the whole is not an average of the parts' F1). ``floor``: the rules floor over all of them.
+    """
+    if not parts:
+        raise ValueError("no reports to combine")
+    documents = [d for p in parts for d in p.documents]
+    ids = [d.id for d in documents]
+    if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+        raise ValueError(f"documents in more than one report: {', '.join(repeated)}")
+    first, config = parts[0], parts[0].config
+    costs = [p.cost_usd for p in parts]
+    walls = [p.wall_time_s for p in parts]
+    return EvalReport(
+        prompt=first.prompt,
+        prompt_hash=first.prompt_hash,
+        model=first.model,
+        strategy=first.strategy,
+        fixtures=first.fixtures,
+        split=split,
+        config=config,
+        types=_types(documents, config),
+        documents=documents,
+        errors=sum(p.errors for p in parts),
+        usage=sum((p.usage for p in parts), Usage()),
+        cost_usd=None if any(c is None for c in costs) else sum(c or 0.0 for c in costs),
+        latency_s=round(sum(p.latency_s for p in parts), 3),
+        wall_time_s=None if any(w is None for w in walls) else round(sum(w or 0.0 for w in walls), 3),
+        floor=floor,
+        parts=list(parts),
+    )
+
+
+def _types(documents: list[DocumentEval], config: MatchConfig) -> dict[str, TypeReport]:
+    """The per-type scores over ``documents``, from their counts (with bootstrap intervals)."""
     types: dict[str, TypeReport] = {}
     for item_type in ITEM_TYPES:
         per_doc = [d.counts[item_type] for d in documents]
@@ -533,18 +656,4 @@ def evaluate(
             grounded=grounded,
             grounding_rate=grounded / total.predicted if total.predicted else None,
         )
-    usage = sum((d.predicted.metadata.usage for d in documents if d.predicted), Usage())
-    latency = sum(d.predicted.metadata.latency_s for d in documents if d.predicted)
-    first = next((d.predicted.metadata for d in documents if d.predicted), None)
-    return EvalReport(
-        prompt=f"{first.prompt_name}@{first.prompt_version}" if first else None,
-        prompt_hash=first.prompt_hash if first else None,
-        model=first.model if first else None,
-        strategy=first.strategy if first else None,
-        config=config,
-        types=types,
-        documents=documents,
-        errors=sum(1 for d in documents if d.error or d.predicted is None),
-        usage=usage,
-        latency_s=round(latency, 3),
-    )
+    return types

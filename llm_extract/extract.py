@@ -18,13 +18,13 @@ from typing import Any, cast
 from pydantic import BaseModel
 
 from llm_extract._config import RECORDS_MAX_TOKENS, SMALL_MAX_TOKENS, Settings, resolve_settings
-from llm_extract.chunking import MIN_CHUNK_CHARS, Chunk, merge_chunks, plan_chunks
-from llm_extract.client import CallStats
+from llm_extract.chunking import MIN_CHUNK_CHARS, Chunk, adopt_known, known_so_far, merge_chunks, plan_chunks
 from llm_extract.endpoints import Endpoint, default_model
 from llm_extract.errors import ConfigError, ExtractError, InputError, TransportError
 from llm_extract.filters import drop_unmatched, outside
 from llm_extract.injection import instruction_spans
 from llm_extract.prompts import Prompt, load_prompt
+from llm_extract.quality import input_warnings
 from llm_extract.schema import (
     SCHEMA_VERSION,
     Actor,
@@ -37,6 +37,7 @@ from llm_extract.schema import (
     StrategyName,
 )
 from llm_extract.segment import sentences
+from llm_extract.stats import CallStats
 from llm_extract.strategies import Ask, Context, Items, Tally, run, strategy_for
 
 __all__ = ["Extractor", "extract"]
@@ -199,10 +200,10 @@ class Extractor:
                 tally=tally,
                 # A model reading one chunk learns the names found in the earlier ones ("the union" in
                 # the second chunk is the union the first one named).
-                known=_known(doc.text, parts) if reads_names and parts else (),
+                known=known_so_far(doc.text, parts) if reads_names and parts else (),
             )
             actors, events, claims = await run(strategy, context, ask, concurrent=concurrent)
-            parts.append((chunk, _adopt(actors, context.known), events, claims))
+            parts.append((chunk, adopt_known(actors, context.known), events, claims))
         if len(parts) == 1 and self.strategy in ("decomposed", "rules"):
             return parts[0][1:], 1  # spans by construction: nothing to merge or de-duplicate
         # Offsets come back relative to each chunk; merging maps them into the whole text and makes
@@ -230,7 +231,7 @@ class Extractor:
             raise
         blocked = instruction_spans(doc.text, sentences(doc.text))
         if blocked:
-            actors, events, claims = outside(blocked, actors, events, claims)
+            actors, events, claims = outside(doc.text, blocked, actors, events, claims)
         if self.settings.unmatched == "drop":
             actors, events, claims = drop_unmatched(actors, events, claims)
         metadata = RunMetadata(
@@ -249,28 +250,9 @@ class Extractor:
             chunks=chunks,
             instructions=len(blocked),
             dropped=tally.dropped,
+            warnings=input_warnings(doc)[:3],
         )
         return Extraction(document_id=doc.id, actors=actors, events=events, claims=claims, metadata=metadata)
-
-
-def _known(text: str, parts: list[tuple[Chunk, list[Actor], list[Event], list[Claim]]]) -> tuple[Actor, ...]:
-    """The actors of the chunks so far, merged, under ids K1, K2, ... for the next chunk to reuse."""
-    merged, _, _ = merge_chunks(text, parts)
-    return tuple(a.model_copy(update={"id": f"K{n}"}) for n, a in enumerate(merged, 1))
-
-
-def _adopt(actors: list[Actor], known: tuple[Actor, ...]) -> list[Actor]:
-    """A chunk's actor listed under a known K id takes that actor's names, so merging joins the two."""
-    by_id = {a.id: a for a in known}
-    adopted = []
-    for actor in actors:
-        earlier = by_id.get(actor.id)
-        if earlier is not None:
-            names = dict.fromkeys([*earlier.aliases, actor.name, *actor.aliases])
-            names.pop(earlier.name, None)
-            actor = actor.model_copy(update={"name": earlier.name, "aliases": list(names)})
-        adopted.append(actor)
-    return adopted
 
 
 def _run_sync(coroutine: Awaitable[Extraction]) -> Extraction:

@@ -16,14 +16,23 @@ Items = tuple[list[Actor], list[Event], list[Claim]]
 
 
 def outside(
-    blocked: Sequence[tuple[int, int]], actors: list[Actor], events: list[Event], claims: list[Claim]
+    text: str,
+    blocked: Sequence[tuple[int, int]],
+    actors: list[Actor],
+    events: list[Event],
+    claims: list[Claim],
 ) -> Items:
     """Remove what rests on sentences addressed to a model (a prompt injection in the article)."""
+    instructions = [text[lo:hi] for lo, hi in blocked]
 
     def touches(evidence: Evidence) -> bool:
         # Touching the instruction at all is enough: a quote running on from it is its payload.
         s, e = evidence.start, evidence.end
-        return s is not None and e is not None and any(s < hi and lo < e for lo, hi in blocked)
+        if s is None or e is None:
+            # Not placed (say, the quote did not fit its statement), yet copied from the instruction.
+            quote = evidence.quote.strip()
+            return len(quote) > 3 and any(quote in instruction for instruction in instructions)
+        return any(s < hi and lo < e for lo, hi in blocked)
 
     events = [e for e in events if not touches(e.trigger)]
     claims = [c for c in claims if not touches(c.evidence)]

@@ -22,6 +22,10 @@ A fixture file (see ``evals/GUIDELINES.md`` for how to label one)::
 Evidence (a mention, trigger or claim evidence) is written either as the quote alone, which must then
 occur exactly once in the text, or as ``{quote: ..., start: N}`` when it occurs more than once. Loading
 resolves every quote to offsets and checks it against the text, so a gold item can never be ungrounded.
+
+A fixture directory has two splits: **dev**, the files directly in it, which prompts and rules are
+tuned on, and **test**, the files in its ``test/`` folder, held out to measure them. ``split="all"``
+is both, dev first.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -40,7 +44,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from llm_extract.errors import FixtureError
 from llm_extract.schema import Actor, Claim, Document, Event, check_references
 
-__all__ = ["Fixture", "GoldLabels", "check_fixtures", "load_fixture", "load_fixtures"]
+__all__ = [
+    "SPLITS",
+    "Fixture",
+    "GoldLabels",
+    "Split",
+    "check_fixtures",
+    "fixture_splits",
+    "load_fixture",
+    "load_fixtures",
+    "split_directory",
+]
+
+Split = Literal["dev", "test", "all"]
+# The splits a fixture directory holds, in order; "all" is both of them.
+SPLITS: tuple[Literal["dev", "test"], ...] = ("dev", "test")
+_TEST_DIR = "test"
 
 _KEYS = {"id", "domain", "title", "published", "tags", "notes", "text", "gold"}
 _PARTIAL_DATE = {"day": r"\d{4}-\d{2}-\d{2}", "month": r"\d{4}-\d{2}", "year": r"\d{4}"}
@@ -199,10 +218,41 @@ def load_fixture(path: str | Path) -> Fixture:
     return fixture
 
 
-def load_fixtures(directory: str | Path) -> list[Fixture]:
-    """Load every ``*.yaml`` fixture in ``directory``, sorted by id; raise on the first bad file."""
-    paths = _paths(Path(directory))
+def load_fixtures(directory: str | Path, split: Split | None = None) -> list[Fixture]:
+    """Load every ``*.yaml`` fixture in ``directory``, sorted by id; raise on the first bad file.
+
+    ``split``: None or ``dev``, the files directly in ``directory``; ``test``, those in its ``test/``
+    folder; ``all``, both (dev first, each sorted by id), every split the directory has.
+    """
+    if split == "all":
+        splits = fixture_splits(directory)
+        if not splits:
+            raise FixtureError(f"no fixture files (*.yaml) in {directory} or {Path(directory) / _TEST_DIR}")
+        fixtures = [f for s in splits for f in load_fixtures(directory, s)]
+        ids = [f.id for f in fixtures]
+        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+            raise FixtureError(f"fixture id(s) in both splits of {directory}: {', '.join(repeated)}")
+        return fixtures
+    paths = _paths(split_directory(directory, split or "dev"))
     return [load_fixture(p) for p in paths]
+
+
+def split_directory(directory: str | Path, split: str) -> Path:
+    """Where the fixtures of ``split`` (dev or test) live in ``directory``."""
+    if split not in SPLITS:
+        choices = ", ".join((*SPLITS, *(s for s in get_args(Split) if s not in SPLITS)))
+        raise FixtureError(f"unknown split {split!r} (choose from {choices})")
+    return Path(directory) if split == "dev" else Path(directory) / _TEST_DIR
+
+
+def fixture_splits(directory: str | Path) -> list[Literal["dev", "test"]]:
+    """The splits that have fixture files in ``directory``: ``dev``, ``test``, both or neither."""
+    return [
+        s
+        for s in SPLITS
+        if (d := split_directory(directory, s)).is_dir()
+        and any(p.suffix in (".yaml", ".yml") for p in d.iterdir())
+    ]
 
 
 def check_fixtures(directory: str | Path) -> Iterator[tuple[Path, list[str]]]:

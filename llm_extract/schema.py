@@ -342,6 +342,12 @@ class Extraction(BaseModel):
         check_references(self)
         return self
 
+    def actor(self, actor_id: str | None) -> Actor | None:
+        """The actor with id ``actor_id`` (a claimant, a participant), or None (None: the author)."""
+        if actor_id is None:
+            return None
+        return next((a for a in self.actors if a.id == actor_id), None)
+
 
 class ErrorRecord(BaseModel):
     """Why a document has no extraction."""

@@ -232,6 +232,8 @@ def _baselines() -> list[dict[str, Any]]:
     splits = _splits()
     found = []
     for path in sorted(BASELINES.rglob("*.json")):
+        if "before" in path.relative_to(BASELINES).parts:
+            continue  # the numbers before the last change of the candidate layer: _before_after
         data = json.loads(path.read_text(encoding="utf-8"))
         if "f1" not in data:
             continue
@@ -315,25 +317,84 @@ def _split_note(baseline: dict[str, Any]) -> str:
 
 
 def gen_eval_summary() -> str:
-    """The headline numbers: the default prompt's baseline beside the rules floor on the same fixtures."""
+    """The headline numbers, then each split before and after the candidate layer changed.
+
+    The default prompt's baseline beside the rules floor and the candidates' recall; the before
+    numbers come from ``evals/baselines/before``.
+    """
     b = _headline()
     floor = _floor(b.get("fixture_ids") or [])
     model = b.get("model") or "?"
+    recall = b.get("candidate_recall") or {}
     lines = [
         _split_note(b)
         + f" Prompt `{b.get('prompt')}`, strategy `{b.get('strategy')}`, model `{model}`; "
         + f"scores in %, 95 % bootstrap intervals over documents; from `{b['path']}` ({b.get('created')}).",
         "",
-        "| type | strict F1 | partial F1 | rules alone, no model (strict / partial) |",
-        "|---|---:|---:|---:|",
+        "| type | strict F1 | partial F1 | rules alone, no model (strict / partial) | candidate recall |",
+        "|---|---:|---:|---:|---:|",
     ]
     for t in TYPES:
         f1 = b["f1"][t]
         lines.append(
             f"| {t} | {_metric(f1['strict'])} | {_metric(f1['partial'])} "
-            f"| {_pct(floor[t]['strict'])} / {_pct(floor[t]['partial'])} |"
+            f"| {_pct(floor[t]['strict'])} / {_pct(floor[t]['partial'])} | {_pct(recall.get(t))} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _before_after()
+
+
+def _before_after() -> str:
+    """Strict / partial F1 per split and type: the rules and the default, before and now."""
+    before_dir = BASELINES / "before"
+    if not before_dir.is_dir():
+        return ""
+    from llm_extract._config import DEFAULT_PROMPT
+
+    now = {b["split"]: b for b in _baselines() if b.get("prompt") == DEFAULT_PROMPT}
+    rows = []
+    labels: dict[str, str] = {}
+    for split in ("test", "dev"):
+        if split not in now:
+            continue
+        earlier = {
+            p.stem: json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted((before_dir / split).glob("*.json"))
+        }
+        rules_before = earlier.pop("rules", None)
+        default_before = next(iter(earlier.values()), None)
+        if default_before is not None:
+            labels["before"] = str(default_before.get("prompt"))
+        rules_now = _floor(now[split].get("fixture_ids") or [])
+        for t in TYPES:
+            cells = [
+                _pair(rules_before, t),
+                f"{_pct(rules_now[t]['strict'])} / {_pct(rules_now[t]['partial'])}",
+                _pair(default_before, t),
+                _pair(now[split], t),
+            ]
+            rows.append(f"| {split} | {t} | " + " | ".join(cells) + " |")
+    return (
+        "\n".join(
+            [
+                "",
+                "Before and after the candidate layer read sentence structure (strict / partial F1 in %; "
+                "before: `evals/baselines/before/`, measured at the commit that added the test split):",
+                "",
+                f"| split | type | rules before | rules now | default before (`{labels.get('before', '?')}`) "
+                f"| default now (`{DEFAULT_PROMPT}`) |",
+                "|---|---|---:|---:|---:|---:|",
+                *rows,
+            ]
+        )
+        + "\n"
+    )
+
+
+def _pair(baseline: dict[str, Any] | None, item_type: str) -> str:
+    if baseline is None:
+        return "—"
+    f1 = baseline["f1"][item_type]
+    return f"{_pct(f1['strict']['value'])} / {_pct(f1['partial']['value'])}"
 
 
 def gen_baselines() -> str:

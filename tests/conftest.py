@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,8 @@ import pytest
 
 # Re-ask bodies embed pydantic error URLs, which name the pydantic version: keep them out of cassettes.
 os.environ["PYDANTIC_ERRORS_INCLUDE_URL"] = "0"
+
+from support import recording  # noqa: E402
 
 from llm_extract.schema import RunMetadata  # noqa: E402
 
@@ -31,39 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 # Any port works on replay: requests are matched without host and port (see vcr_config).
 REPLAY_BASE_URL = "http://127.0.0.1:9/v1"
-_SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "openai-organization", "openai-project", "cookie")
-
-
-def _json_body(r1: Any, r2: Any) -> None:
-    """Match request bodies as parsed JSON, so key order and whitespace do not matter."""
-
-    def parse(body: Any) -> Any:
-        if not body:
-            return None
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-
-    assert parse(r1.body) == parse(r2.body), "request bodies differ"
-
-
-_KEY_IN_BODY = re.compile(rb'"api[_-]?key"|sk-[A-Za-z0-9_-]{16,}|Bearer\s+\S{8,}', re.IGNORECASE)
-
-
-def _scrub_request(request: Any) -> Any:
-    # x-stainless-* headers carry the OS, runtime and retry count: noise that must not affect matching.
-    for name in list(request.headers):
-        if name.lower().startswith("x-stainless") or name.lower() in _SECRET_HEADERS:
-            del request.headers[name]
-    # Refuse, rather than trust the filters: a cassette is committed, so a key in it is a leak.
-    if any(name.lower() in ("authorization", "api-key", "x-api-key") for name in request.headers):
-        raise RuntimeError("refusing to record a request that still carries a credential header")
-    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-    if _KEY_IN_BODY.search(body):
-        raise RuntimeError("refusing to record a request whose body looks like it holds an API key")
-    return request
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    vcr.register_matcher("json_body", _json_body)
+    vcr.register_matcher("json_body", recording.json_body)
 
 
 @pytest.fixture(autouse=True)
@@ -86,13 +53,7 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def vcr_config() -> dict[str, Any]:
-    # No record_mode here: it would silently override the --record-mode flag.
-    return {
-        "filter_headers": list(_SECRET_HEADERS),
-        "before_record_request": _scrub_request,
-        "match_on": ["method", "scheme", "path", "query", "json_body"],
-        "decode_compressed_response": True,
-    }
+    return recording.vcr_config()
 
 
 @pytest.fixture

@@ -38,7 +38,8 @@ def test_surname_and_metonym_join_earlier_actors_and_titles_are_split_off() -> N
 
 def test_headlines_and_capitalized_sentence_openers_are_not_actors() -> None:
     text = "Minister Heads To Russia For Women's Forums\nTies have deepened since June, officials said."
-    assert _actors(text) == {}
+    # Only the group that speaks is an actor (GUIDELINES: unnamed groups that make a claim).
+    assert _actors(text) == {"officials": ("group", [], ["officials"])}
 
 
 def test_sentence_cues_see_reporting_denial_hedge_and_trigger() -> None:
@@ -52,7 +53,7 @@ def test_sentence_cues_see_reporting_denial_hedge_and_trigger() -> None:
 
 def test_bylines_name_reporters_not_actors() -> None:
     text = "Choe Son Hui met Vladimir Putin, officials said.\nReporting by Ana Lúcia Pereira in Seoul."
-    assert set(_actors(text)) == {"Choe Son Hui", "Vladimir Putin"}
+    assert set(_actors(text)) == {"Choe Son Hui", "Vladimir Putin", "officials"}
 
 
 def _content(sentence: str) -> str:
@@ -165,7 +166,7 @@ def _attributed(text: str, index: int) -> str | None:
         # a verb inside the quotation is the speaker's own words, not the attribution
         ("“Anna Berg said nothing to us,” he told reporters.", 0, None),
         # the syntax leaves the speaker open: the model (or the first name, in rules) decides
-        ("Marta Sobczak and Anna Berg met, and officials said talks went well.", 0, None),
+        ("Marta Sobczak and Anna Berg met, and officials said talks went well.", 0, "officials"),
     ],
 )
 def test_attribution_names_the_speaker_only_when_the_syntax_does(
@@ -178,10 +179,6 @@ def test_every_trigger_of_a_sentence_is_a_cue_not_only_the_first() -> None:
     (sentence,) = sentences("The ministers met in Hanoi and signed a trade deal on Friday.")
     cues = sentence_cues(sentence)
     found = [(sentence.text[s:e], kind) for s, e, kind in cues.triggers]
-    assert found == [
-        ("met", "meeting"),
-        ("signed", "agreement"),
-        ("trade", "economic"),
-        ("deal", "agreement"),
-    ]
+    # Every predicate the rules keep: finite verbs (nouns stay candidates for a model to weigh).
+    assert found == [("met", "meeting"), ("signed", "agreement")]
     assert cues.trigger == cues.triggers[0]

@@ -664,3 +664,23 @@ def test_news_chunks_feed_merge_end_to_end() -> None:
     actors, _, _ = merge_chunks(NEWS, parts)
     assert len(actors) == 1
     assert [m.start for m in actors[0].mentions] == [m.start() for m in re.finditer("Marchetti", NEWS)]
+
+
+def test_a_one_word_name_in_a_later_chunk_is_the_known_person_it_belongs_to() -> None:
+    from llm_extract.chunking import adopt_known
+    from llm_extract.schema import Actor
+
+    known = (
+        Actor(id="K1", name="Ingrid Brekke", kind="person"),
+        Actor(id="K2", name="Sam Okafor", kind="person"),
+        Actor(id="K3", name="Margaret Okafor", kind="person"),
+    )
+    later = [
+        Actor(id="A1", name="Brekke", kind="person"),
+        Actor(id="A2", name="Okafor", kind="person"),  # two known Okafors: left alone
+        Actor(id="A3", name="Havbris", kind="organization"),
+    ]
+    adopted = adopt_known(later, known)
+    assert (adopted[0].name, adopted[0].aliases) == ("Ingrid Brekke", ["Brekke"])
+    assert adopted[1].name == "Okafor"
+    assert adopted[2].name == "Havbris"

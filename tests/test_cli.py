@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 from conftest import EXAMPLES
 
 from llm_extract.cli import main
+from llm_extract.prompts import load_prompt
 
 
 @pytest.mark.vcr
@@ -33,7 +35,7 @@ def test_extract_prints_grounded_json(endpoint: str) -> None:
     data = json.loads(result.stdout)
     text = article.read_text(encoding="utf-8")
     assert data["document_id"] == "choe_russia_trip"
-    assert data["metadata"]["prompt_version"] == "v4"
+    assert data["metadata"]["prompt_version"] == load_prompt().version  # the default prompt
     spans = [m for a in data["actors"] for m in a["mentions"]] + [c["evidence"] for c in data["claims"]]
     assert spans
     assert all(text[s["start"] : s["end"]] == s["quote"] for s in spans)
@@ -82,20 +84,61 @@ def test_a_batch_runs_with_the_startup_heap_frozen_and_leaves_it_unfrozen(
 ) -> None:
     # Full collections during the batch skip what was alive before it (the imports); the process
     # running the command in-process (this one) gets its heap back afterwards.
-    import llm_extract.cli as cli
+    import llm_extract.batch as batch
 
     frozen: list[int] = []
-    real = cli.extract_batch
+    real = batch.extract_batch
 
     def recording(*args: Any, **kwargs: Any) -> Iterator[Any]:
         for result in real(*args, **kwargs):
             frozen.append(gc.get_freeze_count())
             yield result
 
-    monkeypatch.setattr(cli, "extract_batch", recording)
+    monkeypatch.setattr(batch, "extract_batch", recording)  # the command imports it when it runs
     article = EXAMPLES / "choe_russia_trip.txt"
     result = CliRunner().invoke(main, ["extract", str(article), "--strategy", "rules", "--no-cache"])
     assert result.exit_code == 0, result.output
     assert len(frozen) == 1
-    assert frozen[0] > 10_000  # pydantic, openai, instructor, click ...
+    assert frozen[0] > 10_000  # pydantic, click, the records and the rules (a rules run needs no client)
     assert gc.get_freeze_count() == 0
+
+
+def test_ctrl_c_during_a_jsonl_batch_says_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import llm_extract.cli as cli
+
+    source = tmp_path / "articles"
+    source.mkdir()
+    for i in range(6):
+        (source / f"a{i}.txt").write_text(
+            f"Officials in Riga said on Monday that talks would resume. Note {i}.\n"
+        )
+    out = tmp_path / "out.jsonl"
+    real = cli._BatchProgress.update
+
+    def interrupted(self: Any, result: Any, summary: Any) -> None:
+        real(self, result, summary)
+        if summary.total == 3:
+            raise KeyboardInterrupt  # Ctrl-C reaches the main thread (SIGTERM too, see cli.run)
+
+    monkeypatch.setattr(cli._BatchProgress, "update", interrupted)
+    args = ["extract", str(source), "--strategy", "rules", "--out", str(out), "--concurrency", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 130, result.output
+    assert "Aborted!" not in result.output
+    assert "interrupted after 3 of 6 document(s)" in result.output
+    assert "the finished results are in" in result.output
+    command = result.output.strip().splitlines()[-1].strip()
+    assert command.startswith("llm-extract extract ")
+    assert command.endswith(" --resume")
+    assert "--strategy rules" in command
+    assert "--concurrency 1" in command
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+    # The command it prints finishes the run.
+    monkeypatch.setattr(cli._BatchProgress, "update", real)
+    resumed = CliRunner().invoke(main, shlex.split(command)[1:])
+    assert resumed.exit_code == 0, resumed.output
+    assert "3 already done" in resumed.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert sorted(json.loads(line)["document_id"] for line in lines) == [f"a{i}" for i in range(6)]

@@ -98,3 +98,51 @@ def test_prompts_commands() -> None:
     missing = runner.invoke(main, ["prompts", "show", "news@v9"])
     assert missing.exit_code == 1
     assert "no prompt 'news@v9'" in missing.output
+
+
+def test_prompts_list_marks_the_default_and_cuts_only_between_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_extract import list_prompts, load_prompt
+    from llm_extract._config import DEFAULT_PROMPT
+
+    def listed() -> dict[str, str]:
+        result = CliRunner().invoke(main, ["prompts", "list"])
+        assert result.exit_code == 0, result.output
+        return {line.split("\t")[0]: line.split("\t")[2] for line in result.output.splitlines()}
+
+    shown = listed()
+    assert list(shown) == list_prompts()
+    assert [ref for ref, text in shown.items() if text.startswith("(default) ")] == [DEFAULT_PROMPT]
+    for ref, text in shown.items():
+        full = " ".join(load_prompt(ref).description.split())
+        text = text.removeprefix("(default) ")
+        if text != full:  # shortened: whole words, then an ellipsis
+            assert text.endswith(" …"), text
+            kept = text.removesuffix(" …")
+            assert full.startswith(kept)
+            assert full[len(kept)] == " ", f"{ref}: cut inside a word: {text!r}"
+    # The default is the one a run would use: LLM_EXTRACT_PROMPT changes it.
+    monkeypatch.setenv("LLM_EXTRACT_PROMPT", "news@v2")
+    assert [ref for ref, text in listed().items() if text.startswith("(default) ")] == ["news@v2"]
+
+
+def test_compare_by_split_prints_and_saves_each_split(tmp_path: Path) -> None:
+    directory = tmp_path / "fixtures"
+    (directory / "test").mkdir(parents=True)
+    for source, target in ((FIXTURES, directory), (FIXTURES / "test", directory / "test")):
+        for path in sorted(source.glob("*.yaml"), key=lambda p: p.stat().st_size)[:2]:
+            (target / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    args = ["compare", "news@v1", "news@v2", "--fixtures", str(directory), "--strategy", "rules"]
+    result = CliRunner().invoke(main, [*args, "--split", "all", "--json", str(tmp_path / "c.json")])
+    assert result.exit_code == 0, result.output
+    assert "llm-extract compare · dev split" in result.output
+    assert "llm-extract compare · test split" in result.output
+    assert "llm-extract compare · dev + test" in result.output
+    comparison = Comparison.model_validate_json((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert comparison.split == "all"
+    assert [p.split for p in comparison.parts] == ["dev", "test"]
+    # The default is the dev split: prompts are tuned there, the test split is held out.
+    result = CliRunner().invoke(main, [*args, "--json", str(tmp_path / "dev.json")])
+    assert result.exit_code == 0, result.output
+    dev = Comparison.model_validate_json((tmp_path / "dev.json").read_text(encoding="utf-8"))
+    assert dev.split == "dev"
+    assert len(dev.documents) == 2

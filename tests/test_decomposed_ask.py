@@ -16,7 +16,7 @@ from fake_openai import FakeOpenAI  # noqa: E402
 TEXT = (
     "Port operator Keel Lines denied that it had cut pilot pay, a spokeswoman said on Monday.\n\n"
     "Harbour chief Mira Olsen said the quay could reopen next month, according to local radio.\n\n"
-    "The city council will vote on the harbour budget next week, officials said."
+    "The city council will vote on the harbour budget next week, according to a person briefed on the plan."
 )
 
 
@@ -69,7 +69,7 @@ def test_v1_still_asks_every_field() -> None:
 def test_the_model_is_asked_the_speaker_only_where_the_attribution_leaves_it_open() -> None:
     text = (
         "Harbour chief Mira Olsen said the quay could reopen next month.\n\n"
-        "Mira Olsen and Tomas Vik toured the quay, and officials said the repairs were on schedule."
+        "Mira Olsen and Tomas Vik toured the quay, and the repairs were on schedule, they said."
     )
     with (
         FakeOpenAI() as fake,
@@ -82,8 +82,8 @@ def test_the_model_is_asked_the_speaker_only_where_the_attribution_leaves_it_ope
             if "speaker" in r["tools"][0]["function"]["parameters"]["properties"]
         ]
     # "Mira Olsen said": the syntax names the speaker, so the rules' answer stands and only the
-    # second sentence, whose speaker could be either name or the author, reaches the model.
+    # second sentence, whose "they" could be either name, both or the author, reaches the model.
     assert len(asked) == 1
-    assert "officials said the repairs" in asked[0]
+    assert "the repairs were on schedule, they said" in asked[0]
     olsen = next(a.id for a in result.actors if a.name == "Mira Olsen")
     assert result.claims[0].claimant == olsen

@@ -5,87 +5,38 @@ Record again (starts the embedded SmolLM2 server; needs the [local] extra)::
     pytest tests/test_eval_cassettes.py --record-mode=rewrite
     LLM_EXTRACT_RECORD_ONLY=local-carrigmore-budget-portal pytest tests/test_eval_cassettes.py --record-mode=rewrite
 
-Set the baselines (and the README's comparison table) again from the replayed runs, after a
-deliberate change (say why in the commit)::
+Then set the baselines from the replayed runs (tests never write files) and say why in the CHANGELOG::
 
-    pytest tests/test_eval_cassettes.py --update-baselines
+    python scripts/baselines.py
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr
 from click.testing import CliRunner
-from conftest import META, ROOT, _json_body
-
-from llm_extract import (
-    Baseline,
-    Document,
-    Extraction,
-    Extractor,
-    Pricing,
-    compare_baseline,
-    make_baseline,
-    run_compare,
-    run_eval,
+from conftest import META
+from support.eval_replay import (
+    BASELINES,
+    CASSETTES,
+    FIXTURES,
+    MODEL,
+    RUNS,
+    CassetteExtractor,
+    cassette,
+    recorder,
 )
+from support.eval_replay import replay as replay_eval
+
+from llm_extract import Baseline, compare_baseline, make_baseline, run_compare
 from llm_extract.cli import main
 from llm_extract.fixtures import load_fixtures
 from llm_extract.prompts import DEFAULT_PROMPT
-from llm_extract.report import compare_markdown, eval_markdown
-
-MODEL = "smollm2-135m-instruct"
-PROMPTS = ["news@v1", "news@v2", "news@v3", "news@v4"]
-FIXTURES = ROOT / "evals" / "fixtures"
-BASELINES = ROOT / "evals" / "baselines"
-CASSETTES = ROOT / "cassettes" / "evals"
-
-
-_VCR_CONFIG: dict[str, Any] = {}
-
-
-def _recorder(vcr_config: dict[str, Any], recording: bool) -> vcr.VCR:
-    _VCR_CONFIG.update(vcr_config)
-    recorder = vcr.VCR(**vcr_config, record_mode="once" if recording else "none")
-    recorder.register_matcher("json_body", _json_body)
-    return recorder
-
-
-@contextmanager
-def _cassette(recorder: vcr.VCR, path: Path, recording: bool) -> Iterator[None]:
-    if recording:
-        path.unlink(missing_ok=True)
-    with recorder.use_cassette(str(path)) as cassette:
-        yield
-    if not recording:
-        assert cassette.all_played, f"{path}: not every recorded interaction was played"
-
-
-class CassetteExtractor(Extractor):
-    """An extractor that answers each document from its own cassette: cassettes/evals/<prompt>/<id>.yaml."""
-
-    def __init__(self, recorder: vcr.VCR, recording: bool, **settings: Any) -> None:
-        super().__init__(**settings)
-        self.recorder, self.recording = recorder, recording
-        self.replayer = _recorder(_VCR_CONFIG, False) if recording else recorder
-
-    def extract(self, document: Document | str, **fields: Any) -> Extraction:
-        assert isinstance(document, Document)
-        path = CASSETTES / self.prompt.ref / f"{document.id}.yaml"
-        # LLM_EXTRACT_RECORD_ONLY=id,id re-records just those fixtures; the others replay.
-        only = {x for x in os.environ.get("LLM_EXTRACT_RECORD_ONLY", "").split(",") if x}
-        recording = self.recording and (not only or document.id in only)
-        recorder = self.recorder if recording or not self.recording else self.replayer
-        with _cassette(recorder, path, recording):
-            return super().extract(document, **fields)
+from llm_extract.report import compare_markdown
 
 
 @pytest.fixture
@@ -93,24 +44,12 @@ def recording(request: pytest.FixtureRequest) -> bool:
     return request.config.getoption("--record-mode") not in (None, "none")
 
 
-@pytest.mark.parametrize("prompt", PROMPTS)
+@pytest.mark.parametrize(("prompt", "split"), RUNS, ids=[f"{p}-{s}" for p, s in RUNS])
 def test_eval_replays_offline_and_holds_the_baseline(
-    prompt: str, endpoint: str, vcr_config: dict[str, Any], recording: bool, request: pytest.FixtureRequest
+    prompt: str, split: str, endpoint: str, recording: bool
 ) -> None:
-    fixtures = load_fixtures(FIXTURES)
-    extractor = CassetteExtractor(
-        _recorder(vcr_config, recording),
-        recording,
-        base_url=endpoint,
-        model=MODEL,
-        prompt=prompt,
-        strategy="decomposed",
-    )
-    with extractor:
-        # The embedded model costs nothing; the cassettes stand in for it.
-        report = run_eval(
-            fixtures=fixtures, extractor=extractor, pricing=Pricing(input_per_mtok=0, output_per_mtok=0)
-        )
+    fixtures = load_fixtures(FIXTURES, split=split)  # type: ignore[arg-type]
+    report = replay_eval(prompt, split, endpoint, recording=recording)
 
     assert [d.id for d in report.documents] == [f.id for f in fixtures]
     assert report.prompt == prompt
@@ -126,33 +65,28 @@ def test_eval_replays_offline_and_holds_the_baseline(
 
     # The rules floor rides along. Decomposed takes its items from the same rules, so its partial F1
     # (boundaries only) must equal the floor's: if it ever differs, the model started adding or
-    # dropping items and this statement in the README no longer holds.
+    # dropping items and this statement in the docs no longer holds.
     assert report.floor is not None
     for item_type in ("actors", "events", "claims"):
         assert report.f1(item_type, "partial") == report.floor.f1[item_type]["partial"]
 
-    baseline_path = BASELINES / f"{prompt}.json"
-    if request.config.getoption("--update-baselines"):
-        BASELINES.mkdir(parents=True, exist_ok=True)
-        baseline_path.write_text(make_baseline(report).model_dump_json(indent=2) + "\n", encoding="utf-8")
-        note = (
-            "> Written by `pytest tests/test_eval_cassettes.py --update-baselines` from the cassettes recorded on\n"
-            "> the embedded model: tokens and scores are the model's; times are the replay's, not the model's.\n\n"
-        )
-        (BASELINES / f"{prompt}.md").write_text(note + eval_markdown(report), encoding="utf-8")
-    baseline = Baseline.model_validate_json(baseline_path.read_text(encoding="utf-8"))
+    if recording:
+        return  # baselines are set from the new cassettes by scripts/baselines.py
+    baseline = Baseline.model_validate_json(
+        (BASELINES / split / f"{prompt}.json").read_text(encoding="utf-8")
+    )
     assert baseline.prompt == prompt
     assert baseline.documents == len(fixtures)
     assert compare_baseline(report, baseline) == []
     # The replay is deterministic, so any change at all is real: scores must equal the baseline's
-    # exactly until it is deliberately set again with --update-baselines.
+    # exactly until it is deliberately set again (scripts/baselines.py).
     now = make_baseline(report, created=baseline.created)
     assert now.f1 == baseline.f1
     assert now.fields == baseline.fields
 
 
 def test_baseline_gate_fails_on_a_drop() -> None:
-    baseline = Baseline.model_validate_json((BASELINES / "news@v1.json").read_text(encoding="utf-8"))
+    baseline = Baseline.model_validate_json((BASELINES / "dev" / "news@v1.json").read_text(encoding="utf-8"))
     fixtures = load_fixtures(FIXTURES)
     from llm_extract import evaluate
 
@@ -171,7 +105,7 @@ def test_baseline_gate_fails_on_a_drop() -> None:
 
 
 def test_baseline_gate_checks_fields_and_refuses_a_different_run() -> None:
-    baseline = Baseline.model_validate_json((BASELINES / "news@v1.json").read_text(encoding="utf-8"))
+    baseline = Baseline.model_validate_json((BASELINES / "dev" / "news@v1.json").read_text(encoding="utf-8"))
     fixtures = load_fixtures(FIXTURES)
     from llm_extract import evaluate
     from llm_extract.schema import Extraction
@@ -223,8 +157,8 @@ def test_eval_command_replays_one_fixture(
         "--report",
         f"{out}.html",
     ]
-    with _cassette(
-        _recorder(vcr_config, False), CASSETTES / DEFAULT_PROMPT / fixture.with_suffix(".yaml").name, False
+    with cassette(
+        recorder(False, vcr_config), CASSETTES / DEFAULT_PROMPT / fixture.with_suffix(".yaml").name, False
     ):
         result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -248,9 +182,9 @@ def test_compare_replays_and_agrees_with_the_baselines(
     """A comparison replayed from cassettes has the baselines' scores on both sides, and renders."""
     if recording:
         pytest.skip("replays the cassettes recorded by test_eval_replays_offline_and_holds_the_baseline")
-    recorder = _recorder(vcr_config, False)
+    replayer = recorder(False, vcr_config)
     extractors = tuple(
-        CassetteExtractor(recorder, False, base_url=endpoint, model=MODEL, prompt=p, strategy="decomposed")
+        CassetteExtractor(replayer, False, base_url=endpoint, model=MODEL, prompt=p, strategy="decomposed")
         for p in (a, b)
     )
     comparison = run_compare(a, b, FIXTURES, extractors=extractors)  # type: ignore[arg-type]
@@ -259,7 +193,9 @@ def test_compare_replays_and_agrees_with_the_baselines(
     assert comparison.documents == sorted(f.id for f in load_fixtures(FIXTURES))
     assert comparison.prompt_diff.startswith(f"--- {a}\n+++ {b}\n")
     for side, prompt in (("a", a), ("b", b)):
-        baseline = Baseline.model_validate_json((BASELINES / f"{prompt}.json").read_text(encoding="utf-8"))
+        baseline = Baseline.model_validate_json(
+            (BASELINES / "dev" / f"{prompt}.json").read_text(encoding="utf-8")
+        )
         for item_type, schemes in baseline.f1.items():
             for scheme, metric in schemes.items():
                 delta = comparison.f1[item_type][scheme]

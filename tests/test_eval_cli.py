@@ -35,7 +35,8 @@ def _predictions(tmp_path: Path, keep_claims: bool = True) -> Path:
 
 
 def _eval(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["eval", "--fixtures", str(FIXTURES), *args])
+    # The dev split: the files directly in evals/fixtures, which _predictions covers.
+    result = CliRunner().invoke(main, ["eval", "--fixtures", str(FIXTURES), "--split", "dev", *args])
     return result.exit_code, result.output
 
 
@@ -120,3 +121,143 @@ def test_fixture_problems_stop_the_eval(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "quote 'Y' occurs 0 times" in result.output
+
+
+# --- splits, saved reports, the cache and the terminal ---------------------------------------------------
+
+
+@pytest.fixture
+def splits(tmp_path: Path) -> Path:
+    """Two dev fixtures and two test fixtures (the smallest of each), in the layout of evals/fixtures."""
+    directory = tmp_path / "fixtures"
+    (directory / "test").mkdir(parents=True)
+    for source, target in ((FIXTURES, directory), (FIXTURES / "test", directory / "test")):
+        for path in sorted(source.glob("*.yaml"), key=lambda p: p.stat().st_size)[:2]:
+            (target / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return directory
+
+
+def _rules_eval(splits: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["eval", "--fixtures", str(splits), "--strategy", "rules", *args], env=env
+    )
+    return result.exit_code, result.output
+
+
+def test_eval_scores_every_split_by_default_and_each_on_its_own(splits: Path, tmp_path: Path) -> None:
+    code, output = _rules_eval(splits, "--json", str(tmp_path / "all.json"), env={"COLUMNS": "170"})
+    assert code == 0, output
+    titles = [line.strip() for line in output.splitlines() if line.strip().startswith("llm-extract eval")]
+    assert [t.split(" · ")[1] for t in titles] == ["dev split", "test split", "dev + test"]
+    report = EvalReport.model_validate_json((tmp_path / "all.json").read_text(encoding="utf-8"))
+    assert report.split == "all"
+    assert [(p.split, len(p.documents)) for p in report.parts] == [("dev", 2), ("test", 2)]
+    assert [d.split for d in report.documents] == ["dev", "dev", "test", "test"]
+    code, output = _rules_eval(splits, "--split", "test", "--json", str(tmp_path / "test.json"))
+    assert code == 0, output
+    alone = EvalReport.model_validate_json((tmp_path / "test.json").read_text(encoding="utf-8"))
+    assert alone.split == "test"
+    assert alone.parts == []
+    part = report.for_split("test")
+    assert part is not None
+    assert alone.f1("events") == part.f1("events")
+
+
+def test_reports_and_gates_come_from_a_saved_json_without_a_model_run(
+    splits: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = tmp_path / "eval.json"
+    assert _rules_eval(splits, "--json", str(saved))[0] == 0
+
+    def no_model(*_: object, **__: object) -> None:
+        raise AssertionError("--from-json must not make an extractor")
+
+    from llm_extract.extract import Extractor
+
+    monkeypatch.setattr(Extractor, "__init__", no_model)
+    out = tmp_path / "out"
+    code, output = _eval_saved(
+        saved,
+        "--report",
+        f"{out}.html",
+        "--markdown",
+        f"{out}.md",
+        "--write-baseline",
+        f"{out}.baseline.json",
+    )
+    assert code == 0, output
+    markdown = (tmp_path / "out.md").read_text(encoding="utf-8")
+    assert "## By split" in markdown
+    assert "| test | 2 |" in markdown
+    html = (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert 'id="splits"' in html
+    assert html.count('<section class="doc"') == 4
+    baseline = Baseline.model_validate_json((tmp_path / "out.baseline.json").read_text(encoding="utf-8"))
+    assert baseline.split == "all"
+    # Gates from the saved report: a threshold no rules run reaches, and a baseline of another split.
+    code, output = _eval_saved(saved, "--min-f1", "events=0.99")
+    assert code == 1
+    assert "gate failed" in output
+    assert "events strict F1" in output
+    code, output = _eval_saved(saved, "--split", "dev", "--write-baseline", str(tmp_path / "dev.json"))
+    assert code == 0, output
+    assert Baseline.model_validate_json((tmp_path / "dev.json").read_text(encoding="utf-8")).split == "dev"
+    assert _eval_saved(saved, "--baseline", str(tmp_path / "dev.json"))[0] == 0  # gated on its dev part
+    code, output = _eval_saved(saved, "--split", "test", "--baseline", str(tmp_path / "dev.json"))
+    assert code == 1
+    assert "the baseline was made on the dev split, this run scored test" in output
+
+
+def _eval_saved(saved: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["eval", "--from-json", str(saved), *args])
+    return result.exit_code, result.output
+
+
+def test_a_saved_json_runs_nothing_else(splits: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "eval.json"
+    assert _rules_eval(splits, "--split", "dev", "--json", str(saved))[0] == 0
+    code, output = _eval_saved(saved, "--model", "gpt-4o-mini")
+    assert code == 2
+    assert "runs nothing: drop --model" in output
+    code, output = _eval_saved(saved, "--split", "test")
+    assert code == 2
+    assert "holds no test split" in output
+    (tmp_path / "not-a-report.json").write_text("{}", encoding="utf-8")
+    code, output = _eval_saved(tmp_path / "not-a-report.json")
+    assert code == 2
+    assert "not a report saved with --json" in output
+
+
+def test_a_second_eval_is_answered_from_the_cache(splits: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_extract.extract import Extractor
+
+    calls: list[str] = []
+    real = Extractor.aextract
+
+    async def counting(self: Extractor, document: object, **options: object) -> Extraction:
+        calls.append(str(getattr(document, "id", "")))
+        return await real(self, document, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Extractor, "aextract", counting)
+    assert _rules_eval(splits)[0] == 0
+    assert len(calls) == 4
+    assert _rules_eval(splits, "--markdown", "/dev/null")[0] == 0  # e.g. again for a report: no extraction
+    assert len(calls) == 4
+    assert _rules_eval(splits, "--split", "dev", "--no-cache")[0] == 0
+    assert len(calls) == 6
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 120, 170])
+def test_the_eval_table_fits_the_terminal(columns: int, splits: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "eval.json"
+    assert _rules_eval(splits, "--split", "dev", "--json", str(saved))[0] == 0
+    result = CliRunner().invoke(main, ["eval", "--from-json", str(saved)], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    text = "\n".join(lines)
+    assert "strict F1" in text  # the score itself is never dropped
+    assert "events.participants" in text
+    assert ("macro F1" in text) == (columns >= 140)  # the least telling columns go first
+    assert ("missed" in text) == (columns >= 120)
+    assert ("candidate recall" in text.replace("\n", " ")) == (columns >= 100)

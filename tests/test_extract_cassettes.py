@@ -57,7 +57,9 @@ def _questions(text: str) -> int:
         if is_headline(sentence) or is_instruction(sentence):
             continue
         cues = sentence_cues(sentence)
-        open_speaker = cues.claim and attribution(text, sentence, MentionIndex(found), kinds) is None
+        # The author's own claims ("is believed to") have no speaker to ask.
+        attributed = cues.claim and not cues.authored
+        open_speaker = attributed and attribution(text, sentence, MentionIndex(found), kinds) is None
         asked += bool(open_speaker)
     return int(None in kinds.values()) + asked
 
@@ -79,14 +81,18 @@ def test_decomposed_extraction_is_grounded(name: str, endpoint: str) -> None:
     _assert_grounded(result, doc.text)
     meta = result.metadata
     prompt = load_prompt()  # the default, which the embedded model runs
-    assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == ("news", "v4", prompt.content_hash)
+    assert (meta.prompt_name, meta.prompt_version, meta.prompt_hash) == (
+        prompt.name,
+        prompt.version,
+        prompt.content_hash,
+    )
     assert (meta.strategy, meta.grounding, meta.endpoint) == (
         "decomposed",
         "constrained",
         "openai-compatible",
     )
     # One call for the kinds the rules leave open, then one per sentence with a question left for the
-    # model under the default prompt (news@v4): a speaker the attribution does not name.
+    # model under the default prompt (`ask: [speaker]`): a speaker the attribution does not name.
     assert meta.model_calls == _questions(doc.text)
     assert meta.model_calls <= 1 + len(_sentences_used(result, doc.text))
     assert meta.attempts >= meta.model_calls

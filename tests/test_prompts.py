@@ -55,15 +55,16 @@ def prompts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_load_default_prompt() -> None:
-    prompt = load_prompt("news@v4")
-    assert (prompt.name, prompt.version, prompt.ref) == ("news", "v4", "news@v4")
+    prompt = load_prompt("news@v5")
+    assert (prompt.name, prompt.version, prompt.ref) == ("news", "v5", "news@v5")
     assert re.fullmatch(r"sha256:[0-9a-f]{16}", prompt.content_hash)
     assert prompt.description
     assert prompt.has("system")
     assert prompt.has("user")
+    assert prompt.has("guided")  # the default strategy on a capable endpoint needs it
     assert not prompt.has("steps.unknown")
     assert load_prompt() == prompt
-    # The settings default is spelled out in _config.py (no prompts import there): they must agree.
+    # One source: prompts re-exports the settings default.
     assert resolve_settings().prompt == DEFAULT_PROMPT == prompt.ref
 
 

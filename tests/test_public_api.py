@@ -150,7 +150,8 @@ def test_error_str_includes_context() -> None:
 
 # --- import layering -----------------------------------------------------------------------------
 
-# Scoring, fixtures and reports stay pure too: they never reach a model (architecture.md).
+# Records, text work, scoring, fixtures and reports stay pure: they never reach a model, so they can be
+# used and tested with no endpoint (docs/architecture.md).
 PURE_MODULES = [
     "schema.py",
     "grounding.py",
@@ -160,16 +161,39 @@ PURE_MODULES = [
     "fixtures.py",
     "evaluate.py",
     "report/__init__.py",
+    "report/corpus_page.py",
     "chunking.py",
     "cost.py",
     "compare.py",
+    "injection.py",
+    "filters.py",
+    "stats.py",
 ]
 FORBIDDEN_IN_PURE = (
     "llm_extract.client",
     "llm_extract.backends",
+    "llm_extract.endpoints",
     "llm_extract.extract",
     "llm_extract.harness",
     "llm_extract.batch",
+    "llm_extract.output",
+    "llm_extract.resume",
+    "llm_extract.scale",
+    "llm_extract.strategies",
+    "llm_extract.cli",
+    "llm_extract.corpus_cli",
+    "openai",
+    "instructor",
+)
+# The strategies plan, ask and assemble: they are handed an ``ask`` and never open an endpoint.
+STRATEGY_MODULES = sorted(p.name for p in (Path(llm_extract.__file__).parent / "strategies").glob("*.py"))
+FORBIDDEN_IN_STRATEGIES = (
+    "llm_extract.client",
+    "llm_extract.backends",
+    "llm_extract.endpoints",
+    "llm_extract.extract",
+    "llm_extract.batch",
+    "llm_extract.harness",
     "llm_extract.cli",
     "openai",
     "instructor",
@@ -238,12 +262,33 @@ def test_pure_modules_do_not_import_io_layers(filename: str) -> None:
     assert bad == [], f"{filename} imports {bad}"
 
 
+@pytest.mark.parametrize("filename", STRATEGY_MODULES)
+def test_strategies_never_open_an_endpoint(filename: str) -> None:
+    bad = sorted(
+        m
+        for m in imports_of(PACKAGE / "strategies" / filename)
+        for p in FORBIDDEN_IN_STRATEGIES
+        if is_under(m, p)
+    )
+    assert bad == [], f"strategies/{filename} imports {bad}"
+
+
 def test_no_module_imports_cli() -> None:
-    modules = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "cli.py")
+    # The CLI modules import each other (cli adds the corpus and scale commands); nothing else does.
+    clis = {"llm_extract.cli", "llm_extract.corpus_cli", "llm_extract.scale.cli"}
+    modules = sorted(p for p in PACKAGE.rglob("*.py") if module_name(p) not in clis)
     assert len(modules) >= 10
     offenders = sorted(
-        str(p.relative_to(ROOT))
-        for p in modules
-        if any(is_under(m, "llm_extract.cli") for m in imports_of(p))
+        str(p.relative_to(ROOT)) for p in modules if any(is_under(m, c) for m in imports_of(p) for c in clis)
+    )
+    assert offenders == []
+
+
+def test_the_core_never_imports_ray() -> None:
+    # Ray is the scale extra's (llm_extract/scale/); the core runs without it installed.
+    core = sorted(p for p in PACKAGE.rglob("*.py") if "scale" not in p.relative_to(PACKAGE).parts)
+    assert len(core) >= 30
+    offenders = sorted(
+        str(p.relative_to(ROOT)) for p in core if any(is_under(m, "ray") for m in imports_of(p))
     )
     assert offenders == []

@@ -307,3 +307,16 @@ def test_extraction_json_round_trips_with_computed_flags() -> None:
     # A stored flag is never trusted: it is re-derived from the alignment.
     data["actors"][0]["mentions"][1]["grounded"] = True
     assert Extraction.model_validate(data).actors[0].mentions[1].grounded is False
+
+
+def test_actor_looks_up_a_claimant_or_participant_by_id() -> None:
+    claim = Claim(
+        id="C1", statement="Kim met Putin.", claimant="A2", polarity="asserted", evidence=exact("Kim", 0)
+    )
+    result = extraction(actors=ACTORS, claims=[claim])
+    found = result.actor(claim.claimant)
+    assert found is ACTORS[1]
+    assert found.name == "Vladimir Putin"
+    assert result.actor(None) is None  # no claimant: the author
+    assert result.actor("A9") is None
+    assert "actor" not in result.model_dump()  # a method, not a field

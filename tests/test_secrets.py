@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, _scrub_request
+from conftest import ROOT
+from support.recording import scrub_request as _scrub_request
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from fake_openai import FakeOpenAI  # noqa: E402
@@ -50,7 +51,7 @@ def test_recording_refuses_credentials(headers: dict[str, str], body: bytes) -> 
     request = SimpleNamespace(headers=Headers(headers), body=body)
     if headers:  # the scrubber removes the header itself; simulate a filter that missed it
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("conftest._SECRET_HEADERS", ())
+            patch.setattr("support.recording.SECRET_HEADERS", ())
             with pytest.raises(RuntimeError, match="credential header"):
                 _scrub_request(request)
     else:

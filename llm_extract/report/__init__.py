@@ -2,23 +2,25 @@
 
 Templates are Jinja2 files in ``report/templates/`` (autoescaped HTML; the article text is always
 escaped); the page carries its own CSS and script, so it opens from disk with no network.
+Jinja2 and rich are imported when a report is first rendered, not with the package.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import jinja2
-from rich.console import Group
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from llm_extract.compare import Comparison, Delta
 from llm_extract.evaluate import FIELDS, ITEM_TYPES, DocumentEval, EvalReport, Metric
 from llm_extract.schema import Actor, BatchResult, Claim, Document, Event, Evidence, Extraction
+
+if TYPE_CHECKING:
+    import jinja2
+    from rich.console import Group
 
 __all__ = [
     "Segment",
@@ -32,21 +34,47 @@ __all__ = [
     "render_html",
 ]
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("llm_extract.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_MD = jinja2.Environment(
-    loader=jinja2.PackageLoader("llm_extract.report", "templates"),
-    autoescape=False,  # Markdown: escaping is the table cell filter's job
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+
+@functools.cache
+def _environments() -> tuple[jinja2.Environment, jinja2.Environment]:
+    """The HTML and the Markdown template environments, made on first use."""
+    import jinja2
+
+    html = jinja2.Environment(
+        loader=jinja2.PackageLoader("llm_extract.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    markdown = jinja2.Environment(
+        loader=jinja2.PackageLoader("llm_extract.report", "templates"),
+        autoescape=False,  # Markdown: escaping is the table cell filter's job
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    for env in (html, markdown):
+        env.filters["pct"] = _pct
+        env.filters["ci"] = _ci
+        env.filters["md"] = _md_cell
+        env.filters["p"] = _p
+        env.filters["delta"] = _delta
+        env.filters["delta_ci"] = _delta_ci
+        env.filters["trend"] = _trend
+        env.filters["usd"] = _usd
+        env.globals["floor_f1"] = _floor_f1
+        env.globals["coverage"] = _coverage
+    return html, markdown
+
+
+def _html(template: str, **variables: Any) -> str:
+    return _environments()[0].get_template(template).render(**variables)
+
+
+def _markdown(template: str, **variables: Any) -> str:
+    return _environments()[1].get_template(template).render(**variables)
 
 
 def _pct(value: float | None) -> str:
@@ -65,6 +93,13 @@ def _floor_f1(report: EvalReport, item_type: str) -> str:
         return "–"
     f1 = report.floor.f1[item_type]
     return f"{_pct(f1['strict'])} / {_pct(f1['partial'])}"
+
+
+def _coverage(report: EvalReport, item_type: str) -> str:
+    """The candidates' recall of a type (the ceiling of choosing among them), or a dash."""
+    if report.floor is None or item_type not in report.floor.candidate_recall:
+        return "–"
+    return _pct(report.floor.candidate_recall[item_type])
 
 
 def _p(value: float | None) -> str:
@@ -103,18 +138,6 @@ def _md_cell(value: Any) -> str:
     """Text from data (fixture ids, errors, names) as inert Markdown: no table breaks, links, code or HTML."""
     text = " ".join(str(value).split())
     return _MD_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
-
-
-for _env in (_ENV, _MD):
-    _env.filters["pct"] = _pct
-    _env.filters["ci"] = _ci
-    _env.filters["md"] = _md_cell
-    _env.filters["p"] = _p
-    _env.filters["delta"] = _delta
-    _env.filters["delta_ci"] = _delta_ci
-    _env.filters["trend"] = _trend
-    _env.filters["usd"] = _usd
-    _env.globals["floor_f1"] = _floor_f1
 
 
 @dataclass
@@ -227,44 +250,128 @@ def _evidence(item_type: str, item: Any) -> list[Evidence]:
 
 
 def _context(report: EvalReport) -> dict[str, Any]:
-    return {"r": report, "types": ITEM_TYPES, "fields": FIELDS}
+    return {"r": report, "types": ITEM_TYPES, "fields": FIELDS, "splits": _split_rows(report)}
+
+
+def _split_rows(report: EvalReport) -> list[dict[str, Any]]:
+    """A run over several splits: one summary row per split, then the whole (empty otherwise)."""
+    if not report.parts:
+        return []
+    return [
+        {"split": r.split or "–", "report": r, "documents": len(r.documents)} for r in [*report.parts, report]
+    ]
+
+
+def _split_label(split: str | None, parts: Sequence[Any]) -> str:
+    """The split in a title: `` · dev split``, `` · dev + test`` for a run over several, or nothing."""
+    if not split:
+        return ""
+    if parts:
+        return " · " + " + ".join(p.split or "?" for p in parts)
+    return f" · {split} split"
 
 
 def eval_html(report: EvalReport) -> str:
-    """A standalone HTML page: per-type bars with intervals, per-field accuracy, per-document drill-down."""
+    """A standalone HTML page: per-type bars with intervals, per-field accuracy, per-document drill-down.
+
+    A run over several splits gets a table of each split's scores first.
+    """
     documents = [_document_view(d) for d in report.documents]
-    return _ENV.get_template("eval.html.j2").render(**_context(report), documents=documents)
+    return _html("eval.html.j2", **_context(report), documents=documents)
 
 
 def eval_markdown(report: EvalReport) -> str:
-    """The summary tables as GitHub-flavoured Markdown."""
-    return _MD.get_template("eval.md.j2").render(**_context(report))
+    """The summary tables as GitHub-flavoured Markdown (with a row per split for a run over several)."""
+    return _markdown("eval.md.j2", **_context(report))
 
 
-def eval_table(report: EvalReport) -> Group:
-    """Rich tables for the terminal: per-type scores, per-field accuracy, and the run's cost."""
-    title = f"llm-extract eval · {report.prompt} · {report.model} · {len(report.documents)} documents"
+def eval_table(report: EvalReport, width: int | None = None) -> Group:
+    """Rich tables for the terminal: per-type scores, per-field accuracy, and the run's cost.
+
+    ``width`` (a terminal's columns) drops the least telling score columns until the table fits,
+    keeping the type, F1 with its interval, the rules floor and the counts longest; None shows all.
+    A run over several splits shows each split's scores first, then the whole run.
+    """
+    from rich.console import Group
+
+    parts = [_eval_scores(p, width) for p in report.parts]
+    return Group(*parts, *_eval_tables(report, width))
+
+
+# Score columns: header, cell, and rank (the lowest rank is dropped last when the table must narrow).
+_Column = tuple[str, Callable[[EvalReport, str], str], int]
+_EVAL_COLUMNS: list[_Column] = [
+    ("type", lambda r, t: t, 0),
+    ("gold", lambda r, t: str(r.types[t].counts.gold), 4),
+    ("pred", lambda r, t: str(r.types[t].counts.predicted), 5),
+    ("strict", lambda r, t: str(r.types[t].counts.strict), 12),
+    ("exact", lambda r, t: str(r.types[t].counts.exact), 13),
+    ("partial", lambda r, t: str(r.types[t].counts.partial), 14),
+    ("missed", lambda r, t: str(r.types[t].counts.missed), 6),
+    ("spurious", lambda r, t: str(r.types[t].counts.spurious), 7),
+    ("strict P", lambda r, t: _pct(r.types[t].strict.precision.value), 9),
+    ("strict R", lambda r, t: _pct(r.types[t].strict.recall.value), 10),
+    ("strict F1 [95% CI]", lambda r, t: _ci(r.types[t].strict.f1), 1),
+    ("partial F1 [95% CI]", lambda r, t: _ci(r.types[t].partial.f1), 2),
+    ("macro F1", lambda r, t: _pct(r.types[t].strict.macro_f1), 11),
+    ("rules floor F1", lambda r, t: _floor_f1(r, t), 3),
+    ("candidate recall", lambda r, t: _coverage(r, t), 4),
+    ("grounded", lambda r, t: _pct(r.types[t].grounding_rate), 8),
+]
+
+
+def _fitting(rows: list[list[str]], headers: list[str], ranks: list[int], width: int | None) -> list[int]:
+    """The columns (indices, in order) that fit in ``width``: the highest-ranked are dropped first."""
+    keep = list(range(len(headers)))
+    if width is None:
+        return keep
+
+    def needed(columns: list[int]) -> int:
+        # Cells never wrap; headers are cut into lines of two words at most (_narrow_header). Each
+        # column has a space of padding each side and one rule; plus the table's outer rule.
+        sizes = [
+            max(*(len(row[i]) for row in rows), *(len(x) for x in _narrow_header(headers[i]).split("\n"))) + 3
+            for i in columns
+        ]
+        return sum(sizes) + 1
+
+    for i in sorted(keep, key=lambda i: -ranks[i]):
+        if needed(keep) <= width or len(keep) <= 2:
+            break
+        keep.remove(i)
+    return keep
+
+
+def _narrow_header(header: str) -> str:
+    """A header on lines of at most two words ("strict F1" over "[95% CI]"): never wider than its cells."""
+    words = header.split()
+    return "\n".join(" ".join(words[i : i + 2]) for i in range(0, len(words), 2))
+
+
+def _eval_scores(report: EvalReport, width: int | None) -> Any:
+    """The per-type scores table, with the columns that fit in ``width``."""
+    from rich.table import Table
+
+    title = (
+        f"llm-extract eval{_split_label(report.split, report.parts)} · {report.prompt} · {report.model} · "
+        f"{len(report.documents)} documents"
+    )
+    headers = [c[0] for c in _EVAL_COLUMNS]
+    rows = [[cell(report, t) for _, cell, _ in _EVAL_COLUMNS] for t in ITEM_TYPES]
+    keep = _fitting(rows, headers, [c[2] for c in _EVAL_COLUMNS], width)
     scores = Table(title=title)
-    for column in ("type", "gold", "pred", "strict", "exact", "partial", "missed", "spurious"):
-        scores.add_column(column, justify="right" if column != "type" else "left")
-    for column in ("strict P", "strict R", "strict F1 [95% CI]", "partial F1 [95% CI]", "macro F1"):
-        scores.add_column(column, justify="right")
-    scores.add_column("rules floor F1", justify="right")
-    scores.add_column("grounded", justify="right")
-    for t in ITEM_TYPES:
-        s = report.types[t]
-        c = s.counts
-        scores.add_row(
-            t,
-            *(str(x) for x in (c.gold, c.predicted, c.strict, c.exact, c.partial, c.missed, c.spurious)),
-            _pct(s.strict.precision.value),
-            _pct(s.strict.recall.value),
-            _ci(s.strict.f1),
-            _ci(s.partial.f1),
-            _pct(s.strict.macro_f1),
-            _floor_f1(report, t),
-            _pct(s.grounding_rate),
-        )
+    for i in keep:
+        header = headers[i] if width is None else _narrow_header(headers[i])
+        scores.add_column(header, justify="left" if i == 0 else "right", no_wrap=True)
+    for row in rows:
+        scores.add_row(*(row[i] for i in keep))
+    return scores
+
+
+def _eval_tables(report: EvalReport, width: int | None) -> list[Any]:
+    from rich.table import Table
+
+    scores = _eval_scores(report, width)
     fields = Table(title="per-field accuracy on matched pairs (%, n)")
     fields.add_column("field")
     fields.add_column("accuracy", justify="right")
@@ -275,16 +382,20 @@ def eval_table(report: EvalReport) -> Group:
             floor = _pct(report.floor.fields[t][name]) if report.floor else "–"
             fields.add_row(f"{t}.{name}", _pct(score.accuracy), str(score.total), floor)
     cost = "n/a (no pricing)" if report.cost_usd is None else f"${report.cost_usd:.4f}"
-    run = Table.grid(padding=(0, 2))
-    run.add_row(
+    facts = [
         f"tokens {report.usage.total_tokens:,} ({report.usage.prompt_tokens:,} in, "
         f"{report.usage.completion_tokens:,} out)",
         f"cost {cost}",
         f"model time {report.latency_s:.1f} s"
         + (f", wall {report.wall_time_s:.1f} s" if report.wall_time_s else ""),
         f"failed documents {report.errors}",
-    )
-    return Group(scores, fields, run)
+    ]
+    run = Table.grid(padding=(0, 2))
+    # On one line when it fits, else two facts a line.
+    per_line = len(facts) if width is None or sum(len(f) + 2 for f in facts) <= width else 2
+    for i in range(0, len(facts), per_line):
+        run.add_row(*facts[i : i + per_line])
+    return [scores, fields, run]
 
 
 def compare_markdown(comparison: Comparison, *, timings: bool = True) -> str:
@@ -292,18 +403,39 @@ def compare_markdown(comparison: Comparison, *, timings: bool = True) -> str:
 
     ``timings=False`` drops the one machine-dependent row, so the text reproduces exactly from cassettes.
     """
-    return _MD.get_template("compare.md.j2").render(c=comparison, timings=timings)
+    return _markdown("compare.md.j2", c=comparison, timings=timings)
 
 
 def compare_html(comparison: Comparison) -> str:
     """The comparison as a standalone HTML page."""
-    return _ENV.get_template("compare.html.j2").render(c=comparison)
+    return _html("compare.html.j2", c=comparison)
 
 
 def compare_table(comparison: Comparison) -> Group:
-    """Rich tables for the terminal: F1 and field deltas with intervals and p-values, and cost."""
+    """Rich tables for the terminal: F1 and field deltas with intervals and p-values, and cost.
+
+    A comparison over several splits shows each split's deltas first, then the whole comparison's.
+    """
+    from rich.console import Group
+    from rich.table import Table
+
     a, b = comparison.a, comparison.b
-    title = f"llm-extract compare · A {a.prompt} ({a.model}) → B {b.prompt} ({b.model})"
+    cost = Table(title="cost per document")
+    for column in ("", "A", "B"):
+        cost.add_column(column, justify="right")
+    cost.add_row("tokens", f"{a.tokens_per_document:,.0f}", f"{b.tokens_per_document:,.0f}")
+    cost.add_row("cost", _usd(a.cost_per_document), _usd(b.cost_per_document))
+    cost.add_row("model time", f"{a.latency_per_document_s:.2f} s", f"{b.latency_per_document_s:.2f} s")
+    cost.add_row("failed documents", str(a.errors), str(b.errors))
+    return Group(*(_compare_scores(p) for p in comparison.parts), _compare_scores(comparison), cost)
+
+
+def _compare_scores(comparison: Comparison) -> Any:
+    from rich.table import Table
+
+    a, b = comparison.a, comparison.b
+    split = _split_label(comparison.split, comparison.parts)
+    title = f"llm-extract compare{split} · A {a.prompt} ({a.model}) → B {b.prompt} ({b.model})"
     scores = Table(title=f"{title} · {len(comparison.documents)} documents")
     for column in ("score", "A", "B", "Δ (B − A)", "95% CI of Δ", "p"):
         scores.add_column(column, justify="left" if column == "score" else "right")
@@ -319,14 +451,7 @@ def compare_table(comparison: Comparison) -> Group:
             _p(d.p_value),
         )
         scores.add_row(name, *cells, style=style)
-    cost = Table(title="cost per document")
-    for column in ("", "A", "B"):
-        cost.add_column(column, justify="right")
-    cost.add_row("tokens", f"{a.tokens_per_document:,.0f}", f"{b.tokens_per_document:,.0f}")
-    cost.add_row("cost", _usd(a.cost_per_document), _usd(b.cost_per_document))
-    cost.add_row("model time", f"{a.latency_per_document_s:.2f} s", f"{b.latency_per_document_s:.2f} s")
-    cost.add_row("failed documents", str(a.errors), str(b.errors))
-    return Group(scores, cost)
+    return scores
 
 
 def _where(evidence: Evidence) -> str:
@@ -456,4 +581,4 @@ def render_html(
         "ungrounded": sum(len(d["ungrounded"]) for d in docs),
         "failed": sum(1 for d in docs if d["error"]),
     }
-    return _ENV.get_template("view.html.j2").render(title=title, docs=docs, totals=totals)
+    return _html("view.html.j2", title=title, docs=docs, totals=totals)

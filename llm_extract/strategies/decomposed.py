@@ -24,14 +24,14 @@ from llm_extract.candidates import (
     SentenceCues,
     actor_candidates,
     attribution,
-    claim_span,
+    claim_spans,
+    denies,
     is_headline,
     sentence_cues,
 )
 from llm_extract.dates import ResolvedDate, find_dates, resolve_date
 from llm_extract.grounding import exact
 from llm_extract.schema import (
-    Actor,
     ActorKind,
     Claim,
     Event,
@@ -108,8 +108,10 @@ class Decomposed:
             previous = spans[index - 1] if index else None
             first = mentions.first_mentions(sentence)
             here = list(first)
-            said_by = attribution(text, sentence, mentions, hints) if cues.claim else None
-            rule = _rule_answer(cues, said_by or (here[0] if here else None))
+            attributed = cues.claim and not cues.authored
+            said_by = attribution(text, sentence, mentions, hints) if attributed else None
+            first_named = None if cues.authored else (here[0] if here else None)
+            rule = _rule_answer(cues, said_by or first_named)
             plan.cue_sentences.append(planned := _Sentence(sentence, cues, here, first, rule))
             nearby = (
                 here + [c for c in mentions.first_mentions(previous) if c not in first] if previous else here
@@ -147,7 +149,7 @@ class Decomposed:
         if not self.asks_model:
             return {}
         fields: dict[str, Any] = {}
-        if cues.claim and said_by is None:
+        if cues.claim and said_by is None and not cues.authored:
             # Only an attribution whose syntax leaves the speaker open goes to the model.
             fields["speaker"] = (Literal[tuple(["author", *(c.id for c in nearby)])], ...)
         if cues.claim:
@@ -167,17 +169,7 @@ class Decomposed:
             kinds = next(replies)
             for c in plan.unknown:
                 c.kind = getattr(kinds, c.id)
-        actors = [
-            Actor(
-                id=c.id,
-                name=c.name,
-                kind=c.kind or "other",
-                title=c.title,
-                aliases=c.aliases,
-                mentions=[exact(text, s, e) for s, e in c.spans],
-            )
-            for c in plan.candidates
-        ]
+        actors = [c.to_actor(text) for c in plan.candidates]
         events: list[Event] = []
         claims: list[Claim] = []
         for planned in plan.cue_sentences:
@@ -191,16 +183,17 @@ class Decomposed:
             speaker = answer.speaker if cues.claim else None
             claimant = None if speaker in (None, "author") else speaker
             if cues.claim:
-                claims.append(
-                    Claim(
-                        id=f"C{len(claims) + 1}",
-                        statement=" ".join(sentence.text.split()),
-                        claimant=claimant,
-                        polarity=answer.polarity,
-                        hedged=answer.hedged,
-                        evidence=exact(text, *claim_span(sentence)),
+                for claim_start, claim_end in claim_spans(sentence, authored=cues.authored):
+                    claims.append(
+                        Claim(
+                            id=f"C{len(claims) + 1}",
+                            statement=" ".join(text[claim_start:claim_end].split()),
+                            claimant=claimant,
+                            polarity=_polarity(text[claim_start:claim_end], answer.polarity),
+                            hedged=answer.hedged,
+                            evidence=exact(text, claim_start, claim_end),
+                        )
                     )
-                )
             for number, (start, end, suggested) in enumerate(cues.triggers):
                 # The prompt asks about the sentence's first trigger; the cue word types the others.
                 participants = [
@@ -223,6 +216,11 @@ class Decomposed:
         return actors, events, claims
 
 
+def _polarity(content: str, answered: str) -> str:
+    """A coordinated claim's own polarity: "rejected X, saying Y" denies X and asserts Y."""
+    return "denied" if denies(content) else "asserted" if answered == "denied" else answered
+
+
 def _rule_answer(cues: SentenceCues, first: ActorCandidate | None) -> SimpleNamespace:
     """What the rules answer in place of the model for one sentence.
 
@@ -237,7 +235,7 @@ def _rule_answer(cues: SentenceCues, first: ActorCandidate | None) -> SimpleName
     return SimpleNamespace(
         speaker=first.id if first else "author",
         polarity="denied" if cues.denied else "asserted",
-        hedged=cues.hedged,
+        hedged=cues.hedged or cues.authored,
         event_type=cues.trigger[2] if cues.trigger else "other",
         status=status,
     )

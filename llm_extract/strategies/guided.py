@@ -108,7 +108,12 @@ class Guided:
         grounder = Grounder(text, context.settings.fuzzy_threshold, avoided(text, context.blocked))
         candidate_ids = {a.id for a in plan.actors}
         new_actors, new_events, new_claims = records(
-            answer, grounder, context.document.published, extra_actor_ids=candidate_ids, tally=context.tally
+            answer,
+            grounder,
+            context.document.published,
+            extra_actor_ids=candidate_ids,
+            taken=[a for a in plan.actors if a.id not in set(answer.drop)],
+            tally=context.tally,
         )
         dropped = set(answer.drop)
         events = _replace(plan.events, new_events, dropped)
