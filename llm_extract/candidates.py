@@ -30,6 +30,7 @@ __all__ = [
     "SentenceCues",
     "actor_candidates",
     "attribution",
+    "body_role",
     "claim_span",
     "claim_spans",
     "denies",
@@ -469,6 +470,19 @@ _ROLE_HEADS = frozenset(_COMPANY_HEADS.replace("start-?up", "startup").split("|"
 def _body_role(head: str) -> bool:
     """Whether "the <head>" can stand for a body that acts: "the ministry", "the company"."""
     return head in _ROLE_HEADS or head in _GOVERNMENT - {"military", "army", "navy", "police"}
+
+
+def body_role(name: str) -> tuple[str, bool] | None:
+    """The head word of a role that stands for a body, and whether it is a company's; else None.
+
+    "the ministry" is ("ministry", False), "the manufacturer" ("manufacturer", True); a name is None.
+    """
+    words = name.split()
+    if words and words[0].lower() == "the":
+        words = words[1:]
+    if len(words) != 1 or not words[0].islower() or not _body_role(words[0]):
+        return None
+    return words[0], words[0] in _ROLE_HEADS
 
 
 _ROLE_REACH = 30

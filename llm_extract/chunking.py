@@ -417,16 +417,36 @@ def adopt_known(actors: list[Actor], known: tuple[Actor, ...]) -> list[Actor]:
 
 
 def _owner_of_short_name(actor: Actor, known: tuple[Actor, ...]) -> Actor | None:
-    """The one known person a one-word name belongs to: "Brekke" in a later chunk is "Ingrid Brekke".
+    """The one known actor a short name or a role in a later chunk stands for.
 
-    A model reading one chunk names a person as that chunk does; the full name is in an earlier one.
-    Two known people with that word ("Sam Okafor", "Margaret Okafor") leave it alone.
+    A model reading one chunk names an actor as that chunk does; the full name is in an earlier one:
+    "Brekke" is "Ingrid Brekke" (a person's first or last name), "Idroalpi" is "Idroalpi SpA" (a
+    body's first word), "the ministry" is the one known body with "ministry" in its name, and "the
+    manufacturer" the one known organization. Two candidates ("Sam Okafor", "Margaret Okafor")
+    leave it alone.
     """
+    from llm_extract.candidates import body_role
+
+    role = body_role(actor.name)
     words = actor.name.split()
-    if len(words) != 1 or actor.kind not in ("person", "other"):
+    if role is not None:
+        head, company = role
+        owners = [
+            a for a in known if (a.kind == "organization" if company else head in a.name.casefold().split())
+        ]
+    elif len(words) != 1:
         return None
-    word = words[0].casefold()
-    owners = [a for a in known if a.kind == "person" and word in _first_and_last(a.name)]
+    elif actor.kind == "person":
+        owners = [a for a in known if a.kind == "person" and words[0].casefold() in _first_and_last(a.name)]
+    elif actor.kind in ("organization", "government", "media", "other"):
+        first = words[0].casefold()
+        owners = [
+            a
+            for a in known
+            if a.kind in ("organization", "government", "media") and _first_and_last(a.name)[:1] == (first,)
+        ]
+    else:
+        return None
     return owners[0] if len(owners) == 1 else None
 
 

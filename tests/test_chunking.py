@@ -684,3 +684,23 @@ def test_a_one_word_name_in_a_later_chunk_is_the_known_person_it_belongs_to() ->
     assert (adopted[0].name, adopted[0].aliases) == ("Ingrid Brekke", ["Brekke"])
     assert adopted[1].name == "Okafor"
     assert adopted[2].name == "Havbris"
+
+
+def test_a_role_or_a_bodys_first_word_in_a_later_chunk_is_the_known_body_it_stands_for() -> None:
+    from llm_extract.chunking import adopt_known
+    from llm_extract.schema import Actor
+
+    known = (
+        Actor(id="K1", name="Energy Ministry", kind="government"),
+        Actor(id="K2", name="Idroalpi SpA", kind="organization"),
+        Actor(id="K3", name="United Russia", kind="organization"),
+        Actor(id="K4", name="Russia", kind="country"),
+    )
+    later = [
+        Actor(id="A1", name="the ministry", kind="government"),
+        Actor(id="A2", name="Idroalpi", kind="organization"),
+        Actor(id="A3", name="Russia", kind="country"),  # a country is not "United Russia"
+        Actor(id="A4", name="the company", kind="organization"),  # two known organizations: no telling which
+    ]
+    names = [a.name for a in adopt_known(later, known)]
+    assert names == ["Energy Ministry", "Idroalpi SpA", "Russia", "the company"]
