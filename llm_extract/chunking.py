@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from llm_extract.candidates import body_role
 from llm_extract.grounding import fold
 from llm_extract.schema import Actor, Claim, Event, Evidence, Participant
 from llm_extract.segment import sentences
@@ -425,8 +426,6 @@ def _owner_of_short_name(actor: Actor, known: tuple[Actor, ...]) -> Actor | None
     manufacturer" the one known organization. Two candidates ("Sam Okafor", "Margaret Okafor")
     leave it alone.
     """
-    from llm_extract.candidates import body_role
-
     role = body_role(actor.name)
     words = actor.name.split()
     if role is not None:

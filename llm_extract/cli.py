@@ -19,30 +19,21 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from llm_extract._config import DEFAULT_PROMPT, Settings, choices
+from llm_extract._cli_options import F
+from llm_extract._cli_options import pricing as _pricing
+from llm_extract._cli_options import setting as _setting
+from llm_extract._config import DEFAULT_PROMPT, Settings
 
 if TYPE_CHECKING:
-    from llm_extract import BatchResult, BatchSummary, EvalReport, Extraction, Pricing
+    from llm_extract import BatchResult, BatchSummary, EvalReport, Extraction
     from llm_extract.harness import Baseline
 
 # Options named like a field of Settings are settings: passed on when given, else resolved there.
 _SETTINGS = frozenset(f.name for f in dataclasses.fields(Settings))
-
-
-def _setting(name: str, **extra: Any) -> Callable[[F], F]:
-    """A click option for the setting ``name``: its help, choices and type come from ``Settings``."""
-    field = next(f for f in dataclasses.fields(Settings) if f.name == name)
-    allowed = choices().get(name)
-    extra.setdefault("type", click.Choice(allowed) if allowed else None)
-    help_text = f"{field.metadata['help'].rstrip('.')} (LLM_EXTRACT_{name.upper()})."
-    return click.option(f"--{name.replace('_', '-')}", help=help_text, **extra)
-
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _model_options(command: F) -> F:
@@ -371,14 +362,6 @@ def _frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def _pricing(price_input: float | None, price_output: float | None) -> Pricing | None:
-    if price_input is None and price_output is None:
-        return None
-    from llm_extract import Pricing
-
-    return Pricing(input_per_mtok=price_input or 0.0, output_per_mtok=price_output or 0.0)
 
 
 def _report_summary(err: Any, summary: BatchSummary, total: int) -> None:

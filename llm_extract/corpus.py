@@ -13,6 +13,7 @@ It links actors once (``llm_extract.linking``) and every view uses the same enti
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -68,7 +69,6 @@ class Corpus:
         ]
         self.lines = list(lines) if lines is not None else list(range(1, len(self.results) + 1))
         self._link_config = link_config
-        self._linking: Linking | None = None
 
     @classmethod
     def from_jsonl(cls, path: str | Path, *, link_config: LinkConfig | None = None) -> Corpus:
@@ -76,12 +76,14 @@ class Corpus:
         kept = read_results_jsonl(path)
         return cls([k.result for k in kept], lines=[k.line for k in kept], link_config=link_config)
 
-    @property
+    @functools.cached_property
     def linking(self) -> Linking:
         """The cross-document linking of every actor (computed once, on first use)."""
-        if self._linking is None:
-            self._linking = link_actors(self.results, self._link_config)
-        return self._linking
+        return link_actors(self.results, self._link_config)
+
+    @functools.cached_property
+    def _entity_by_key(self) -> dict[str, Entity]:
+        return self.linking.entity_by_key()
 
     def entities(self) -> list[Entity]:
         """Every entity, those in the most documents first, then by name."""
@@ -89,15 +91,17 @@ class Corpus:
 
     def timeline(self) -> list[TimelineEntry]:
         """Events whose date resolved to a day, month or year, oldest first (undated ones are left out)."""
-        entity = self.linking.entity_by_key()
+        entity = self._entity_by_key
         entries = []
         for r in self.results:
             if r.extraction is None:
                 continue
             names = {a.id: a.name for a in r.extraction.actors}
             for event in r.extraction.events:
-                start = date_start(event.date.value) if event.date else None
-                if start is None or event.date is None or event.date.value is None:
+                if event.date is None or event.date.value is None:
+                    continue
+                start = date_start(event.date.value)
+                if start is None:
                     continue
                 participants = tuple(
                     (
@@ -116,7 +120,7 @@ class Corpus:
 
     def claim_refs(self) -> list[ClaimRef]:
         """Every claim with its claimant resolved to an entity (the author of each article is its own)."""
-        entity = self.linking.entity_by_key()
+        entity = self._entity_by_key
         refs = []
         for r in self.results:
             if r.extraction is None:

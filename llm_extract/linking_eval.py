@@ -161,8 +161,9 @@ def evaluate_linking(
     names = {f"{doc}#{a.id}": a.name for doc, a in actors}
     for name, system in systems.items():
         linking = system(actors)
-        scores[name] = score_partition(linking.clusters(), gold)
-        errors[name] = _errors(linking.clusters(), gold, names)
+        predicted = linking.clusters()
+        scores[name] = score_partition(predicted, gold)
+        errors[name] = _errors(predicted, gold, names)
         if name == "linker":
             links_by_rule = dict(Counter(link.rule for link in linking.links))
     return LinkingEval(

@@ -198,7 +198,7 @@ def to_tables(
 
     items = [r if isinstance(r, BatchResult) else _as_result(r) for r in results]
     linking = linking if linking is not None else link_actors(items)
-    entity_of = {m.key: e.id for e in linking.entities for m in e.members}
+    entity_of = {key: entity.id for key, entity in linking.entity_by_key().items()}
     columns: dict[str, dict[str, list[Any]]] = {t: defaultdict(list) for t in TABLES}
     for n, result in enumerate(items):
         _document_row(columns["documents"], result, lines[n] if lines is not None else n + 1)
@@ -377,11 +377,16 @@ def date_start(value: str | None) -> date | None:
         return None
 
 
+_CHILDREN = ("actors", "mentions", "events", "event_participants", "claims")
+
+
 def results_from_tables(tables: dict[str, pa.Table]) -> list[BatchResult]:
     """The results the tables were made from, in ``documents.line`` order (the round trip's inverse)."""
-    rows = {t: sorted(tables[t].to_pylist(), key=lambda r: _order(t, r)) for t in TABLES if t in tables}
+    # The entity tables are the linker's, not the results': they are not read back.
+    wanted = ("documents", *_CHILDREN)
+    rows = {t: sorted(tables[t].to_pylist(), key=lambda r: _order(t, r)) for t in wanted if t in tables}
     children: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for table in ("actors", "mentions", "events", "event_participants", "claims"):
+    for table in _CHILDREN:
         for row in rows[table]:
             children[table][row["document_id"]].append(row)
     return [_result(doc, {t: children[t][doc["document_id"]] for t in children}) for doc in rows["documents"]]
@@ -390,8 +395,6 @@ def results_from_tables(tables: dict[str, pa.Table]) -> list[BatchResult]:
 def _order(table: str, row: dict[str, Any]) -> tuple[Any, ...]:
     if table == "documents":
         return (row["line"],)
-    if table == "mentions":
-        return (row["document_id"], row["actor_id"], row["mention_index"])
     if table == "event_participants":
         return (row["document_id"], row["event_id"], row["position"])
     if "position" in row:

@@ -16,26 +16,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import jinja2
-
 from llm_extract.corpus import Corpus
+from llm_extract.report import _html
 from llm_extract.schema import Evidence, Extraction
 
 __all__ = ["corpus_page_data", "render_corpus_html"]
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("llm_extract.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def render_corpus_html(corpus: Corpus, *, title: str = "llm-extract corpus", context: int = 60) -> str:
     """The standalone corpus page (``context``: characters of text shown around each mention)."""
     data = corpus_page_data(corpus, context=context)
-    return _ENV.get_template("corpus.html.j2").render(title=title, data=data, counts=data["counts"])
+    return _html("corpus.html.j2", title=title, data=data, counts=data["counts"])
 
 
 def _snippet(text: str | None, evidence: Evidence, context: int) -> list[str]:

@@ -37,6 +37,7 @@ __all__ = [
     "extract_asking",
     "frozen_settings",
     "model_client",
+    "thawed_extractor",
 ]
 
 Ask = Callable[[type[BaseModel], list[dict[str, str]]], Awaitable[BaseModel]]
@@ -71,6 +72,11 @@ def frozen_settings(extractor: Extractor) -> dict[str, Any]:
     values = dataclasses.asdict(extractor.settings)
     values.pop("api_key", None)
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in values.items()}
+
+
+def thawed_extractor(frozen: dict[str, Any]) -> Extractor:
+    """The extractor ``frozen_settings`` describe; unset values come from this process's environment."""
+    return Extractor(**{k: v for k, v in frozen.items() if v is not None})
 
 
 def model_client(extractor: Extractor) -> ModelClient:

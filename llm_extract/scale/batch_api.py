@@ -41,14 +41,21 @@ from typing import Any, TypeVar
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 
-from llm_extract.batch import _Batch, _Done, _unreadable_record, _with_key
+from llm_extract.batch import BatchSummary, _Batch, _Done, _unreadable_record, _with_key, prices_of
 from llm_extract.cache import open_cache
 from llm_extract.client import ModelClient, _Call
-from llm_extract.cost import Pricing, pricing_for
+from llm_extract.cost import Pricing
 from llm_extract.errors import ConfigError, InputError, TransportError
 from llm_extract.extract import Extractor
 from llm_extract.output import JsonlWriter, _replace
-from llm_extract.scale.asking import Pending, StoredAsk, asking_extractor, frozen_settings, model_client
+from llm_extract.scale.asking import (
+    Pending,
+    StoredAsk,
+    asking_extractor,
+    frozen_settings,
+    model_client,
+    thawed_extractor,
+)
 from llm_extract.scale.batch_files import (
     ENDPOINT,
     MAX_BYTES,
@@ -123,7 +130,7 @@ class Run:
 
     def extractor(self) -> Extractor:
         """The extractor every round uses (the same settings, so the same request bodies)."""
-        return Extractor(**{k: v for k, v in self.settings.items() if v is not None})
+        return thawed_extractor(self.settings)
 
     def openai(self) -> Any:
         """An ``openai.OpenAI`` client for the files and batches endpoints of the run's endpoint."""
@@ -193,31 +200,45 @@ class _StoreAsk(StoredAsk):
 
 @dataclass
 class RoundReport:
-    """What one round did."""
+    """What one round did: the finished documents' totals (``totals``) and the round's bookkeeping."""
 
     round: int
     documents: int = 0
-    finished: int = 0
-    ok: int = 0
-    errors: int = 0
-    cached: int = 0
     already_done: int = 0
     waiting: int = 0
     new_requests: int = 0
     shards: list[str] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: float | None = 0.0
     repeated_ids: list[str] = field(default_factory=list)
+    totals: BatchSummary = field(default_factory=BatchSummary)
 
     def add(self, result: BatchResult) -> None:
         """Count one finished document."""
-        self.finished += 1
-        self.ok += result.status == "ok"
-        self.errors += result.status == "error"
-        self.cached += result.cached
-        self.usage = self.usage + result.usage
-        if self.cost_usd is not None:
-            self.cost_usd = None if result.cost_usd is None else self.cost_usd + result.cost_usd
+        self.totals.add(result)
+
+    @property
+    def finished(self) -> int:
+        """Documents finished in this round."""
+        return self.totals.total
+
+    @property
+    def ok(self) -> int:
+        return self.totals.ok
+
+    @property
+    def errors(self) -> int:
+        return self.totals.errors
+
+    @property
+    def cached(self) -> int:
+        return self.totals.cached
+
+    @property
+    def usage(self) -> Usage:
+        return self.totals.usage
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self.totals.cost_usd
 
     @property
     def complete(self) -> bool:
@@ -227,15 +248,7 @@ class RoundReport:
 
 def batch_pricing(extractor: Extractor, explicit: dict[str, float] | None) -> Pricing | None:
     """The Batch API price of the extractor's model: half the list price (None when unknown)."""
-    given = (
-        Pricing(input_per_mtok=explicit["input"], output_per_mtok=explicit["output"]) if explicit else None
-    )
-    listed = pricing_for(
-        extractor.model,
-        endpoint=extractor.settings.endpoint,
-        prices=extractor.settings.prices,
-        explicit=given,
-    )
+    listed = prices_of(extractor, Pricing.model_validate(explicit) if explicit else None)
     if listed is None:
         return None
     return Pricing(input_per_mtok=listed.input_per_mtok / 2, output_per_mtok=listed.output_per_mtok / 2)

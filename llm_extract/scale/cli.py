@@ -6,14 +6,14 @@ Only click is imported here: Ray, pyarrow and the Batch API code load inside the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from llm_extract._cli_options import F, pricing, setting
+
 __all__ = ["batch_api_group", "scale_group"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 _RAY_HINT = "install the Ray extra: pip install 'llm-extract[ray]'"
 _SETTINGS = ("prompt", "model", "base_url", "strategy", "grounding", "unmatched", "cache_dir", "rpm", "tpm")
 
@@ -21,17 +21,8 @@ _SETTINGS = ("prompt", "model", "base_url", "strategy", "grounding", "unmatched"
 def _settings_options(command: F) -> F:
     """The endpoint, prompt and strategy options of a command that runs the pipeline."""
     options = [
-        click.option("--prompt", help="Prompt version, e.g. news@v4 (LLM_EXTRACT_PROMPT)."),
-        click.option("--model", help="Model name at the endpoint (LLM_EXTRACT_MODEL)."),
-        click.option(
-            "--base-url", help="OpenAI-compatible endpoint (LLM_EXTRACT_BASE_URL); the key: OPENAI_API_KEY."
-        ),
-        click.option("--strategy", type=click.Choice(["auto", "guided", "single", "decomposed", "rules"])),
-        click.option("--grounding", type=click.Choice(["auto", "aligned", "constrained"])),
-        click.option("--unmatched", type=click.Choice(["flag", "drop"])),
-        click.option(
-            "--cache-dir", type=click.Path(file_okay=False), help="Result cache (LLM_EXTRACT_CACHE_DIR)."
-        ),
+        *(setting(name) for name in ("prompt", "model", "base_url", "strategy", "grounding", "unmatched")),
+        setting("cache_dir", type=click.Path(file_okay=False)),
         click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache."),
         click.option("--price-input", type=click.FloatRange(min=0), help="USD per million prompt tokens."),
         click.option(
@@ -45,14 +36,8 @@ def _settings_options(command: F) -> F:
 
 def _split(options: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     """The extractor settings given, and the explicit pricing (or None)."""
-    from llm_extract.cost import Pricing
-
     settings = {k: v for k, v in options.items() if k in _SETTINGS and v is not None}
-    price_in, price_out = options.get("price_input"), options.get("price_output")
-    pricing = None
-    if price_in is not None or price_out is not None:
-        pricing = Pricing(input_per_mtok=price_in or 0.0, output_per_mtok=price_out or 0.0)
-    return settings, pricing
+    return settings, pricing(options.get("price_input"), options.get("price_output"))
 
 
 def _fail(exc: Exception) -> click.ClickException:

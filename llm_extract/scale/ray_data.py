@@ -37,7 +37,7 @@ from llm_extract.cache import ResultCache, open_cache
 from llm_extract.cost import Pricing
 from llm_extract.errors import ConfigError, InputError, OutputError
 from llm_extract.extract import Extractor
-from llm_extract.scale.asking import frozen_settings, model_client
+from llm_extract.scale.asking import frozen_settings, model_client, thawed_extractor
 from llm_extract.scale.rate import SharedLimiter, budget_actor
 from llm_extract.scale.rows import ROW_SCHEMA, results_table
 from llm_extract.scale.shards import CompactReport, compact, finished_ids, part_files, sweep, write_part
@@ -101,10 +101,10 @@ class ExtractBatch:
         text_column: str,
         concurrency: int,
         cache: bool | str,
-        pricing: dict[str, float] | None,
+        pricing: Pricing | None,
         budget: Any,
     ) -> None:
-        self.extractor = Extractor(**{k: v for k, v in settings.items() if v is not None})
+        self.extractor = thawed_extractor(settings)
         if self.extractor.settings.endpoint != endpoint:
             raise ConfigError(
                 f"this Ray worker resolves the endpoint as {self.extractor.settings.endpoint!r}, the "
@@ -113,9 +113,7 @@ class ExtractBatch:
         if budget is not None and self.extractor.strategy != "rules":
             model_client(self.extractor).limiter = SharedLimiter(budget)
         self.cache: ResultCache | None = open_cache(cache, self.extractor.settings.cache_dir)
-        self.pricing = (
-            Pricing(input_per_mtok=pricing["input"], output_per_mtok=pricing["output"]) if pricing else None
-        )
+        self.pricing = pricing
         self.id_column, self.text_column = id_column, text_column
         self.concurrency = concurrency
         self._gate: asyncio.Semaphore | None = None
@@ -190,9 +188,7 @@ def extract_dataset(
             "text_column": text_column,
             "concurrency": concurrency,
             "cache": str(cache) if isinstance(cache, Path) else cache,
-            "pricing": {"input": pricing.input_per_mtok, "output": pricing.output_per_mtok}
-            if pricing
-            else None,
+            "pricing": pricing,
             "budget": budget,
         },
         batch_format="pyarrow",

@@ -57,11 +57,8 @@ def write_part(table: pa.Table, out: str) -> str:
     fs.create_dir(root, recursive=True)
     ids = table.column("document_id").to_pylist()
     name = part_name(str(i) for i in ids)
-    temporary = f"{root}/.{name}.{uuid.uuid4().hex}.tmp"
-    with fs.open_output_stream(temporary) as sink:
-        # Sorted by id: the same documents make the same part, whatever order a retry produced.
-        pq.write_table(table.cast(ROW_SCHEMA).sort_by("document_id"), sink)
-    fs.move(temporary, f"{root}/{name}")  # a rename on a local disk: the part appears whole
+    # Sorted by id: the same documents make the same part, whatever order a retry produced.
+    _replace(fs, f"{root}/{name}", table.sort_by("document_id"))
     return name
 
 
@@ -169,4 +166,4 @@ def _replace(fs: pafs.FileSystem, path: str, table: pa.Table) -> None:
     temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"
     with fs.open_output_stream(temporary) as sink:
         pq.write_table(table.cast(ROW_SCHEMA), sink)
-    fs.move(temporary, path)
+    fs.move(temporary, path)  # a rename on a local disk: the part appears whole

@@ -218,10 +218,6 @@ class BatchStore:
                 else:
                     yield Document.model_validate_json(document)
 
-    def document_count(self) -> int:
-        """How many documents (and unreadable items) the run holds."""
-        return self._scalar("SELECT COUNT(*) FROM documents")
-
     # -- requests and answers --
 
     def answer(self, custom_id: str) -> dict[str, Any] | None:
@@ -271,11 +267,6 @@ class BatchStore:
             "SELECT custom_id, body FROM requests WHERE state = 'queued' ORDER BY rowid"
         ).fetchall()
         return [(custom_id, json.loads(body)) for custom_id, body in rows]
-
-    def request_ids(self, shard: str) -> list[str]:
-        """The custom_ids written into ``shard``."""
-        rows = self._db.execute("SELECT custom_id FROM requests WHERE shard = ? ORDER BY rowid", (shard,))
-        return [r[0] for r in rows.fetchall()]
 
     def store_answer(self, custom_id: str, body: dict[str, Any], batch_id: str | None) -> bool:
         """Keep the first answer of a request we asked for; False for a repeat or a foreign id."""
